@@ -1,0 +1,47 @@
+"""Download one official dataset file from mirrors, verify its sha256, move it into place.
+
+    python workflow/scripts/download.py --out resources/downloads/mnist/train-images-idx3-ubyte.gz \
+        --sha256 HEX [--bytes N] --url URL1 --url URL2 ... [--timeout-s 60] [--retries 4]
+
+URLs are tried in the order given (http, https and file://). Exit status 1, with a message
+naming each URL and why it failed, when none yields the expected bytes. Stdlib only.
+"""
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from alexbench.data.download import DownloadError, Expected, download  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="final path of the file")
+    parser.add_argument("--sha256", required=True, help="expected sha256 of the whole file (hex)")
+    parser.add_argument("--bytes", type=int, default=None, dest="size_bytes",
+                        help="expected size in bytes (optional extra check)")
+    parser.add_argument("--url", action="append", required=True, dest="urls",
+                        help="full URL of the file; repeat for mirrors, tried in order")
+    parser.add_argument("--timeout-s", type=float, default=60.0,
+                        help="socket timeout per connection attempt, in seconds")
+    parser.add_argument("--retries", type=int, default=4,
+                        help="retries per URL after connection errors or 5xx answers")
+    parser.add_argument("--backoff-s", type=float, default=1.0,
+                        help="first retry delay in seconds; doubles with each retry")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        expected = Expected(args.sha256, args.size_bytes)
+        download(args.out, args.urls, expected, timeout_s=args.timeout_s, retries=args.retries,
+                 backoff_s=args.backoff_s)
+    except (DownloadError, ValueError) as exc:
+        logging.getLogger("download").error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
