@@ -1,0 +1,226 @@
+# Parse-time set-up: config validation, the table of runs, wildcard constraints and the get_*
+# input functions. No rules here.
+import json
+import os
+import sys
+from pathlib import Path
+
+from snakemake.settings.types import DeploymentMethod
+from snakemake.utils import validate
+
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+from alexbench.common.hardware import gpu_visible
+from alexbench.workflow_config import (
+    ConfigError,
+    expand_runs,
+    training_settings,
+    validate_config,
+)
+
+# Fail before any job runs, naming the key. validate_config gives the dotted key path and the
+# cross-references JSON Schema cannot express; Snakemake's validate then records the check.
+try:
+    config = validate_config(config)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+validate(config, "../schemas/config.schema.yaml", set_default=False)
+
+USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+DEMO = config["demo"]
+RUNS = expand_runs(config, gpu_visible=gpu_visible())
+RUN_BY_KEY = {(r.framework, r.dataset, r.model, r.hardware, str(r.seed)): r for r in RUNS}
+DATASETS_USED = sorted({r.dataset for r in RUNS})
+
+
+wildcard_constraints:
+    framework="keras|gluon|pytorch",
+    hardware="cpu|gpu",
+    seed=r"\d+",
+    model="alexnet-[a-z0-9-]+",
+    dataset="|".join(sorted(config["datasets"], key=len, reverse=True)),
+    env="(keras|gluon|pytorch)-(cpu|gpu)|report",
+    file=r"[^/]+",
+
+
+# --- environments ------------------------------------------------------------------------------
+def get_python(env):
+    """The interpreter a job of `env` runs: the conda env's under --use-conda, else the venv's."""
+    return "python" if USE_CONDA else f".venvs/{env}/bin/python"
+
+
+def get_env_inputs(env):
+    """Without conda, a job waits for its venv; with conda, Snakemake builds the env itself."""
+    return [] if USE_CONDA else [f".venvs/{env}/pip-freeze.txt"]
+
+
+def get_venv_python():
+    return config["venv_python"] or sys.executable
+
+
+def get_train_env(wildcards):
+    return f"{wildcards.framework}-{wildcards.hardware}"
+
+
+def get_train_conda_file(wildcards):
+    return f"../../envs/{get_train_env(wildcards)}.yaml"
+
+
+def get_train_python(wildcards):
+    return get_python(get_train_env(wildcards))
+
+
+# --- data ------------------------------------------------------------------------------------
+def get_dataset_format(wildcards):
+    return config["datasets"][wildcards.dataset]["format"]
+
+
+def get_dataset_files(wildcards):
+    return get_download_paths(wildcards.dataset)
+
+
+def get_download_paths(dataset):
+    return [f"resources/downloads/{dataset}/{name}" for name in config["datasets"][dataset]["files"]]
+
+
+def get_download_urls(wildcards):
+    """URLs in the order tried: demo's local synthetic copy alone, else mirror then official."""
+    dataset, name = wildcards.dataset, wildcards.file
+    if DEMO:
+        return [Path(f"resources/synthetic/{dataset}/{name}").resolve().as_uri()]
+    urls = []
+    mirror = config["mirror"]
+    if mirror:
+        base = mirror if mirror.endswith("/") else mirror + "/"
+        # A mirror may hold one folder per dataset (MNIST and Fashion-MNIST share file names)
+        # or the files at its root; a 404 moves on at once.
+        urls += [f"{base}{dataset}/{name}", f"{base}{name}"]
+    urls += [base_url + name for base_url in config["datasets"][dataset]["urls"]]
+    return urls
+
+
+def get_download_url_args(wildcards):
+    return " ".join(f"--url {url}" for url in get_download_urls(wildcards))
+
+
+def get_download_inputs(wildcards):
+    return {"sums": f"resources/synthetic/{wildcards.dataset}/SHA256SUMS"} if DEMO else {}
+
+
+def get_expected_checksum_args(wildcards):
+    """--sha256 (and --bytes) from config; in demo mode read at job time from SHA256SUMS."""
+    if DEMO:
+        return ""
+    entry = config["datasets"][wildcards.dataset]["files"][wildcards.file]
+    size = f" --bytes {entry['bytes']}" if "bytes" in entry else ""
+    return f"--sha256 {entry['sha256']}{size}"
+
+
+PREPARED_FILES = ["train-images.npy", "train-labels.npy", "test-images.npy", "test-labels.npy", "meta.json"]
+
+
+def get_prepared_files(dataset):
+    return [f"resources/prepared/{dataset}/{name}" for name in PREPARED_FILES]
+
+
+# --- training --------------------------------------------------------------------------------
+def get_run(wildcards):
+    key = (wildcards.framework, wildcards.dataset, wildcards.model, wildcards.hardware, wildcards.seed)
+    try:
+        return RUN_BY_KEY[key]
+    except KeyError:
+        raise WorkflowError(
+            f"no experiment in config.yaml trains {wildcards.model} on {wildcards.dataset} with "
+            f"{wildcards.framework} on {wildcards.hardware}, seed {wildcards.seed}") from None
+
+
+def get_training_code(wildcards):
+    """The code a run depends on, so that editing it reruns the run (Snakemake tracks only inputs)."""
+    package = SCRIPTS / "alexbench"
+    files = [SCRIPTS / "train.py", package / "harness.py"]
+    files += sorted((package / "common").glob("*.py"))
+    files += sorted((package / f"fw_{wildcards.framework}").glob("*.py"))
+    return [os.path.relpath(f, workflow.basedir) for f in files]
+
+
+def get_train_inputs(wildcards):
+    get_run(wildcards)  # a run outside the config fails here, with a clear message
+    return {
+        "data": get_prepared_files(wildcards.dataset),
+        "code": get_training_code(wildcards),
+        "env": get_env_inputs(get_train_env(wildcards)),
+    }
+
+
+def get_train_settings(wildcards):
+    return json.dumps(training_settings(config, get_run(wildcards).experiment), sort_keys=True)
+
+
+def get_experiment(wildcards):
+    return get_run(wildcards).experiment
+
+
+def get_source(wildcards):
+    return get_run(wildcards).source
+
+
+def get_train_threads():
+    """A timed CPU run owns the cores it uses (see the cpu_timing_slot resource)."""
+    return config["train_threads"] or min(workflow.cores, os.cpu_count() or 1)
+
+
+def get_gpu_count(wildcards):
+    return 1 if wildcards.hardware == "gpu" else 0
+
+
+def get_gpu_model(wildcards):
+    """Only gpu runs name a model: the SLURM plugin turns it into --gpus=<model>:<count>."""
+    return config["gpu_model"] if wildcards.hardware == "gpu" else ""
+
+
+def get_cpu_timing_slot(wildcards):
+    return 1 if wildcards.hardware == "cpu" else 0
+
+
+# --- results ---------------------------------------------------------------------------------
+def get_run_dirs():
+    return [run.path for run in RUNS]
+
+
+def get_all_metrics():
+    return [f"{run.path}/metrics.json" for run in RUNS]
+
+
+def get_report_metrics(wildcards):
+    """Every run's metrics; with report_allow_missing (after --keep-going) only those that exist."""
+    if config["report_allow_missing"]:
+        return [path for path in get_all_metrics() if Path(path).exists()]
+    return get_all_metrics()
+
+
+def get_allow_missing_flag():
+    return "--allow-missing" if config["report_allow_missing"] else ""
+
+
+def get_all_histories():
+    return [f"{run.path}/history.csv" for run in RUNS]
+
+
+def get_run_plots():
+    return [f"results/plots/runs/{r.framework}/{r.dataset}/{r.model}/{r.hardware}/seed{r.seed}.png"
+            for r in RUNS]
+
+
+def get_run_dir_args():
+    return " ".join(f"--run-dir {path}" for path in get_run_dirs())
+
+
+def get_final_outputs():
+    return [
+        "results/performance.csv",
+        "results/summary.csv",
+        "results/performance.md",
+        "results/performance.html",
+        "results/report.html",
+    ]

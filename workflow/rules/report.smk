@@ -1,0 +1,111 @@
+# Stage: results. Aggregate every run into tables, draw the figures and build the self-contained
+# results/report.html. Framework-free: these jobs run in the report env and read runs only
+# through alexbench.common.run_contract.
+
+
+rule dump_config:
+    output:
+        "results/config.json",
+    log:
+        "logs/report/dump_config.log",
+    params:
+        # A params value is a rerun trigger: a changed config rewrites the file.
+        config=json.dumps(config, sort_keys=True),
+    run:
+        Path(output[0]).write_text(json.dumps(json.loads(params.config), indent=2) + "\n")
+
+
+rule aggregate:
+    input:
+        config="results/config.json",
+        metrics=get_report_metrics,
+        env=get_env_inputs("report"),
+    output:
+        performance=report("results/performance.csv", caption="../report/performance.rst", category="Tables"),
+        summary="results/summary.csv",
+        markdown="results/performance.md",
+        html="results/performance.html",
+    log:
+        "logs/report/aggregate.log",
+    params:
+        python=get_python("report"),
+        run_dirs=get_run_dir_args(),
+        allow_missing=get_allow_missing_flag(),
+    conda:
+        "../../envs/report.yaml"
+    shell:
+        "{params.python} workflow/scripts/aggregate.py --config {input.config} {params.run_dirs}"
+        " --performance {output.performance} --summary {output.summary} --markdown {output.markdown}"
+        " --html-table {output.html} {params.allow_missing} > {log} 2>&1"
+
+
+rule plot_run:
+    input:
+        metrics="results/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}/metrics.json",
+        history="results/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}/history.csv",
+        env=get_env_inputs("report"),
+    output:
+        report(
+            "results/plots/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}.png",
+            caption="../report/run_curves.rst",
+            category="Learning curves",
+            subcategory="{framework} {model} {dataset}",
+        ),
+    log:
+        "logs/report/plot_run/{framework}/{dataset}/{model}/{hardware}/seed{seed}.log",
+    params:
+        python=get_python("report"),
+        run_dir="results/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}",
+    conda:
+        "../../envs/report.yaml"
+    shell:
+        "{params.python} workflow/scripts/plot_run.py --run-dir {params.run_dir} --out {output} > {log} 2>&1"
+
+
+rule plot_comparisons:
+    input:
+        performance="results/performance.csv",
+        config="results/config.json",
+        histories=get_all_histories(),
+        env=get_env_inputs("report"),
+    output:
+        report(
+            directory("results/plots/comparison"),
+            patterns=["{name}.png"],
+            caption="../report/comparison.rst",
+            category="Comparisons",
+        ),
+    log:
+        "logs/report/plot_comparisons.log",
+    params:
+        python=get_python("report"),
+        run_dirs=get_run_dir_args(),
+    conda:
+        "../../envs/report.yaml"
+    shell:
+        "{params.python} workflow/scripts/plot_comparisons.py --performance {input.performance}"
+        " --config {input.config} {params.run_dirs} --out-dir {output} > {log} 2>&1"
+
+
+rule report:
+    input:
+        config="results/config.json",
+        performance="results/performance.csv",
+        summary="results/summary.csv",
+        comparisons="results/plots/comparison",
+        run_plots=get_run_plots(),
+        env=get_env_inputs("report"),
+    output:
+        "results/report.html",
+    log:
+        "logs/report/report.log",
+    params:
+        python=get_python("report"),
+        run_dirs=get_run_dir_args(),
+        snakemake_version=snakemake.__version__,
+    conda:
+        "../../envs/report.yaml"
+    shell:
+        "{params.python} workflow/scripts/make_report.py --config {input.config}"
+        " --performance {input.performance} --summary {input.summary} --plots-dir results/plots"
+        " {params.run_dirs} --snakemake-version {params.snakemake_version} --out {output} > {log} 2>&1"

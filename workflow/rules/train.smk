@@ -1,0 +1,38 @@
+# Stage: training. One job per run (framework x dataset x model x hardware x seed), each a
+# target by its path. Timed runs own their device: cpu runs hold the one `cpu_timing_slot`
+# and gpu runs the `gpu` resource, both limited to 1 in profiles/default/config.yaml, so two
+# timed runs never overlap under -j4 while downloads and preparation still run in parallel.
+
+
+rule train:
+    input:
+        unpack(get_train_inputs),
+    output:
+        metrics="results/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}/metrics.json",
+        history="results/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}/history.csv",
+        env="results/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}/env.txt",
+    log:
+        "logs/train/{framework}/{dataset}/{model}/{hardware}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train/{framework}/{dataset}/{model}/{hardware}/seed{seed}.tsv"
+    threads: get_train_threads()
+    resources:
+        gpu=get_gpu_count,
+        cpu_timing_slot=get_cpu_timing_slot,
+        gpu_model=get_gpu_model,
+    params:
+        python=get_train_python,
+        experiment=get_experiment,
+        source=get_source,
+        settings=get_train_settings,
+        out_dir="results/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}",
+    conda:
+        get_train_conda_file
+    shell:
+        # The first log line says which GPUs the scheduler handed over (SLURM sets it).
+        "echo CUDA_VISIBLE_DEVICES=${{CUDA_VISIBLE_DEVICES-unset}} > {log};"
+        " {params.python} workflow/scripts/train.py --framework {wildcards.framework}"
+        " --model {wildcards.model} --dataset {wildcards.dataset} --hardware {wildcards.hardware}"
+        " --seed {wildcards.seed} --experiment {params.experiment} --source {params.source}"
+        " --data-dir resources/prepared/{wildcards.dataset} --out-dir {params.out_dir}"
+        " --settings {params.settings:q} --threads {threads} >> {log} 2>&1"

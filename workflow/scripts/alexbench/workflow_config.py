@@ -1,0 +1,172 @@
+"""Turn config.yaml into the table of runs the workflow builds, after checking it.
+
+Used by workflow/rules/common.smk at parse time (Snakemake's own Python, which has jsonschema
+and PyYAML) and by tests. Not for job code: jobs receive their settings as arguments.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+SMOKE_IMAGES = 256
+
+
+class ConfigError(ValueError):
+    """A config problem, worded for the user: it names the key."""
+
+
+@dataclass(frozen=True)
+class Run:
+    experiment: str
+    source: str
+    framework: str
+    dataset: str
+    model: str
+    hardware: str
+    seed: int
+
+    @property
+    def path(self) -> str:
+        return (f"results/runs/{self.framework}/{self.dataset}/{self.model}/"
+                f"{self.hardware}/seed{self.seed}")
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    if error.validator == "additionalProperties":
+        # jsonschema reports the parent; the unknown key itself is what the user must fix.
+        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        parts += unknown[:1]
+    if error.validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        parts += missing[:1]
+    return ".".join(parts) or "<top level>"
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    best = jsonschema.exceptions.best_match([error])
+    # For oneOf, the nested reason is more useful than "is not valid under any of the given schemas".
+    if best.context:
+        best = jsonschema.exceptions.best_match(best.context)
+    return best.message
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _fill_defaults(instance: dict, schema: dict) -> None:
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if isinstance(instance.get(key), dict) and isinstance(sub, dict):
+            _fill_defaults(instance[key], sub)
+
+
+def _parse_command_line_values(config: dict, schema: dict) -> dict:
+    """Read top-level string values as YAML where the schema wants another type.
+
+    `snakemake --config demo=true hardware=[cpu]` hands over the strings 'true' and '[cpu]';
+    users mean a boolean and a list, as they would in config.yaml.
+    """
+    parsed = dict(config)
+    for key, value in config.items():
+        wanted = schema.get("properties", {}).get(key, {})
+        if isinstance(value, str) and wanted.get("type") != "string":
+            try:
+                parsed[key] = yaml.safe_load(value)
+            except yaml.YAMLError:
+                pass  # left as given: the schema check names the key
+    return parsed
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Check `config` against the schema and cross-references; return a copy with defaults.
+
+    Raises ConfigError naming the offending key (dotted path) for the first problem found.
+    """
+    schema = schema or load_schema()
+    config = _parse_command_line_values(config, schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        first = errors[0]
+        raise ConfigError(f"config key '{_key_path(first)}': {_message(first)}")
+
+    config = copy.deepcopy(config)
+    _fill_defaults(config, schema)
+    experiment_schema = schema["properties"]["experiments"]["additionalProperties"]
+    for experiment in config["experiments"].values():
+        _fill_defaults(experiment, experiment_schema)
+
+    for name, experiment in config["experiments"].items():
+        if experiment["dataset"] not in config["datasets"]:
+            raise ConfigError(
+                f"config key 'experiments.{name}.dataset': unknown dataset "
+                f"'{experiment['dataset']}' (known: {', '.join(sorted(config['datasets']))})")
+    for name in config["experiments_only"]:
+        if name not in config["experiments"]:
+            raise ConfigError(f"config key 'experiments_only': unknown experiment '{name}' "
+                              f"(known: {', '.join(config['experiments'])})")
+
+    seen = {}
+    for name, experiment in config["experiments"].items():
+        for framework in experiment["frameworks"]:
+            workload = (framework, experiment["dataset"], experiment["model"])
+            if workload in seen:
+                raise ConfigError(
+                    f"config key 'experiments.{name}': {framework} already trains "
+                    f"{experiment['model']} on {experiment['dataset']} in experiment "
+                    f"'{seen[workload]}'; one run path cannot hold two experiments")
+            seen[workload] = name
+    return config
+
+
+def resolve_hardware(choice, default_choice, gpu_visible: bool) -> list[str]:
+    """'auto' follows the top-level choice; a top-level 'auto' means cpu, plus gpu if visible."""
+    if choice == "auto":
+        choice = default_choice
+    if choice == "auto":
+        return ["cpu", "gpu"] if gpu_visible else ["cpu"]
+    return list(choice)
+
+
+def selected_experiments(config: dict) -> dict:
+    only = config["experiments_only"]
+    return {name: exp for name, exp in config["experiments"].items() if not only or name in only}
+
+
+def expand_runs(config: dict, gpu_visible: bool) -> list[Run]:
+    """Every run of the (validated) config, in config order."""
+    runs = []
+    for name, experiment in selected_experiments(config).items():
+        hardware = resolve_hardware(experiment["hardware"], config["hardware"], gpu_visible)
+        for framework in experiment["frameworks"]:
+            for hw in hardware:
+                for seed in config["seeds"] or experiment["seeds"]:
+                    runs.append(Run(name, experiment["source"], framework, experiment["dataset"],
+                                    experiment["model"], hw, seed))
+    return runs
+
+
+def training_settings(config: dict, experiment_name: str) -> dict:
+    """The settings a training job receives (design.md, Training contract)."""
+    experiment = config["experiments"][experiment_name]
+    smoke = bool(config["smoke"] or config["demo"])
+    return {
+        "epochs": 1 if smoke else experiment["epochs"],
+        "batch_size": experiment["batch_size"],
+        "optimizer": experiment["optimizer"],
+        "lr_schedule": experiment["lr_schedule"],
+        "validation": experiment["validation"],
+        "target_accuracy": experiment["target_accuracy"],
+        "max_train_images": SMOKE_IMAGES if smoke else None,
+        "max_test_images": SMOKE_IMAGES if smoke else None,
+        "smoke": smoke,
+        "save_weights": bool(config["save_weights"]),
+    }
