@@ -1,0 +1,1 @@
+"""gluon backend of alexbench: models, LRN and the training loop, same names as the other fw_* packages."""
