@@ -1,0 +1,202 @@
+"""PyTorch backend of the training harness: threads, seeds, device, one train or eval step.
+
+The harness (alexbench.harness) drives every framework batch by batch with the same numpy
+batches (float32 NHWC, int64 labels); this module moves them to the device as NCHW tensors, runs
+one optimiser step or one evaluation pass, and answers the harness's questions (versions, device
+name, peak GPU memory). The public names and their order match fw_keras/loop.py and
+fw_gluon/loop.py.
+
+Optimisers are PyTorch's own, with every hyperparameter taken from the resolved settings
+(harness.OPTIMIZER_DEFAULTS; docs/design.md): torch's defaults for Adam's and Adadelta's eps
+(1e-8, 1e-6) differ from Keras's 1e-7, so eps is always passed explicitly. weight_decay is
+torch's coupled L2 (added to the gradient).
+
+Determinism: seed_everything turns on torch.use_deterministic_algorithms. On CPU this costs
+next to nothing for these networks (oneDNN convolutions are deterministic already). On GPU it
+also sets cudnn.deterministic, turns cudnn.benchmark off (no autotuned, possibly faster,
+convolution algorithms; typically a 5-30% slower step) and sets CUBLAS_WORKSPACE_CONFIG. It is
+warn_only: the one op of ours without a deterministic CUDA kernel (avg_pool3d's backward inside
+F.local_response_norm) warns instead of stopping the run.
+
+Not for: the epoch loop, timing, input preparation or the run contract (harness.py), nor model
+definitions (models.py).
+"""
+import copy
+import logging
+import os
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from alexbench.common import hardware
+from alexbench.fw_pytorch.models import build_model, count_parameters
+
+FRAMEWORK = "pytorch"
+log = logging.getLogger(__name__)
+
+# torch's inter-op pool serves only torch.jit fork/wait, which eager training never uses; one
+# thread keeps "one op at a time, `threads` threads inside it" as in the other backends.
+INTER_OP_THREADS = 1
+
+
+def configure_threads(threads: int) -> None:
+    """Use `threads` intra-op threads; call before the first tensor operation."""
+    if int(threads) < 1:
+        raise ValueError(f"threads must be >= 1, got {threads!r}")
+    torch.set_num_threads(int(threads))
+    try:
+        torch.set_num_interop_threads(INTER_OP_THREADS)
+    except RuntimeError:  # already set: torch allows it once, before any inter-op work
+        log.warning("torch inter-op threads were already fixed at %d",
+                    torch.get_num_interop_threads())
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA); deterministic algorithms on."""
+    # Must be in the environment before cuBLAS creates its first handle.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def select_device(hardware_kind: str):
+    """torch.device for 'cpu' or 'gpu'; a gpu run without CUDA raises GPUUnavailableError."""
+    if hardware_kind == "cpu":
+        return torch.device("cpu")
+    if hardware_kind != "gpu":
+        raise ValueError(f"hardware must be 'cpu' or 'gpu', got {hardware_kind!r}")
+    if not torch.cuda.is_available():
+        build = torch.version.cuda or "none: a CPU-only build"
+        raise hardware.GPUUnavailableError(f"torch.cuda.is_available() is False; torch "
+                                           f"{torch.__version__}, CUDA {build}")
+    return torch.device("cuda", 0)
+
+
+def device_name(device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return hardware.cpu_model_name()
+
+
+def versions() -> dict:
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {"framework": torch.__version__,
+            "framework_detail": {"torch": torch.__version__},
+            "cuda": torch.version.cuda,
+            "cudnn": str(cudnn) if cudnn is not None else None,
+            "driver": hardware.nvidia_driver_version()}
+
+
+def make_optimizer(parameters, optimizer: dict):
+    """torch.optim optimiser from resolved settings (every hyperparameter explicit)."""
+    name, lr = optimizer["name"], optimizer["learning_rate"]
+    if name == "sgd":
+        return torch.optim.SGD(parameters, lr=lr, momentum=optimizer["momentum"],
+                               weight_decay=optimizer["weight_decay"],
+                               nesterov=bool(optimizer["nesterov"]))
+    if name == "adam":
+        return torch.optim.Adam(parameters, lr=lr, betas=(optimizer["beta_1"], optimizer["beta_2"]),
+                                eps=optimizer["epsilon"], weight_decay=optimizer["weight_decay"])
+    if name == "adadelta":
+        return torch.optim.Adadelta(parameters, lr=lr, rho=optimizer["rho"],
+                                    eps=optimizer["epsilon"],
+                                    weight_decay=optimizer["weight_decay"])
+    raise ValueError(f"optimizer.name {name!r} is not sgd, adam or adadelta")
+
+
+class Trainer:
+    """One model and its optimiser on one device, stepped batch by batch by the harness."""
+
+    def __init__(self, variant: str, num_classes: int, settings: dict, device):
+        self.device = device
+        self.num_classes = num_classes
+        self.model = build_model(variant, num_classes).to(device)
+        self.parameters = count_parameters(self.model)
+        self.optimizer = make_optimizer(self.model.parameters(), settings["optimizer"])
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+
+    def _inputs(self, x, y):
+        # NHWC numpy -> NCHW tensor; on a GPU the copy goes over as is and is transposed there.
+        images = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
+        labels = torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64)).to(self.device)
+        return images.permute(0, 3, 1, 2).contiguous(), labels
+
+    def train_batch(self, x, y):
+        """One optimiser step; (mean loss, correct top-1) of the batch before the step."""
+        images, labels = self._inputs(x, y)
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        logits = self.model(images)
+        loss = F.cross_entropy(logits, labels)
+        loss.backward()
+        self.optimizer.step()
+        correct = (logits.detach().argmax(dim=1) == labels).sum()
+        return float(loss.item()), int(correct.item())
+
+    def evaluate_batch(self, x, y):
+        """(mean loss, correct top-1, correct top-5) without gradients; dropout off."""
+        images, labels = self._inputs(x, y)
+        self.model.eval()
+        with torch.inference_mode():
+            logits = self.model(images)
+            loss = F.cross_entropy(logits, labels)
+            k = min(5, logits.shape[1])
+            top = logits.topk(k, dim=1).indices
+            hits = top == labels[:, None]
+            correct1 = hits[:, 0].sum()
+            correct5 = hits.any(dim=1).sum()
+        return float(loss.item()), int(correct1.item()), int(correct5.item())
+
+    def get_learning_rate(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def set_learning_rate(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = float(lr)
+
+    def snapshot(self):
+        """Weights, optimiser state and RNG state, so a warm-up step can be undone entirely."""
+        state = {"model": copy.deepcopy(self.model.state_dict()),
+                 "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+                 "cpu_rng": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def restore(self, state) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["cpu_rng"])
+        if "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def peak_gpu_mb(self):
+        if self.device.type != "cuda":
+            return None
+        return torch.cuda.max_memory_allocated(self.device) / 2 ** 20
+
+    def save_weights(self, path_stem: str) -> str:
+        """The model's state_dict as `<path_stem>.pt` (written atomically); returns its name."""
+        path = Path(f"{path_stem}.pt")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        try:
+            torch.save(self.model.state_dict(), tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path.name
