@@ -32,8 +32,8 @@ log = logging.getLogger("loopback")
 
 @dataclass
 class Behaviour:
-    """How the server answers one path. `times` limits a misbehaviour to the first N requests
-    (None: every request); afterwards the file is served normally."""
+    """How the server answers one path. `times` limits the faults (status, drop, corrupt,
+    truncate) to the first N requests (None: every request); `honour_range` holds throughout."""
     status: int | None = None            # answer this status with no body (404, 403, 500, 503)
     drop_after_bytes: int | None = None  # send this many body bytes, then cut the connection
     honour_range: bool = True            # False: answer 200 with the whole file to Range requests
@@ -76,7 +76,7 @@ class LoopbackServer:
                       drop_after_bytes: int | None = None, honour_range: bool = True,
                       corrupt: bool = False, truncate_bytes: int | None = None,
                       times: int | None = None) -> None:
-        """Make `relpath` misbehave (for the first `times` requests, or always)."""
+        """Make `relpath` misbehave: its faults for the first `times` requests (None: always)."""
         with self.lock:
             self.behaviours[_normalise(relpath)] = Behaviour(
                 status=status, drop_after_bytes=drop_after_bytes, honour_range=honour_range,
@@ -93,8 +93,10 @@ class LoopbackServer:
     def _take_behaviour(self, relpath: str) -> Behaviour:
         with self.lock:
             behaviour = self.behaviours.get(relpath)
-            if behaviour is None or not behaviour.active():
+            if behaviour is None:
                 return Behaviour()
+            if not behaviour.active():
+                return Behaviour(honour_range=behaviour.honour_range)
             behaviour.used += 1
             return behaviour
 
@@ -201,7 +203,7 @@ def serve_folder(root: Path, host: str = "127.0.0.1"):
     httpd = http.server.ThreadingHTTPServer((host, 0), _make_handler(handle))
     httpd.daemon_threads = True
     handle.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, name=f"loopback:{handle.port}",
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), name=f"loopback:{handle.port}",
                               daemon=True)
     thread.start()
     try:

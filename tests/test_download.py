@@ -1,0 +1,191 @@
+"""download.py against a real HTTP server on 127.0.0.1: mirror fallback, retries, resume, and
+verification that never leaves a bad file behind. The CLI runs in the report venv, as the
+workflow calls it."""
+import hashlib
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from plugins.loopback import _corrupt
+
+REPO = Path(__file__).resolve().parents[1]
+DOWNLOAD = REPO / "workflow" / "scripts" / "download.py"
+PAYLOAD_BYTES = 300_000
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def payload(loopback_server) -> bytes:
+    """Random bytes served as mirror/a.bin and mirror/b.bin."""
+    data = os.urandom(PAYLOAD_BYTES)
+    for name in ("a.bin", "b.bin"):
+        (loopback_server.root / name).write_bytes(data)
+    return data
+
+
+def run_download(out: Path, sha: str, urls, *extra, timeout_s: float = 60):
+    python = REPO / ".venvs" / "report" / "bin" / "python"
+    args = [python, DOWNLOAD, "--out", out, "--sha256", sha, "--backoff-s", "0.01",
+            "--timeout-s", "10", *extra]
+    for url in urls:
+        args += ["--url", url]
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True,
+                          timeout=timeout_s, cwd=REPO)
+
+
+def assert_nothing_left(out: Path):
+    assert not out.exists(), f"{out} must not exist after a failed download"
+    assert not out.with_name(out.name + ".part").exists(), "a partial file was left behind"
+
+
+def test_falls_back_to_next_url_on_404(tmp_path, loopback_server, payload):
+    loopback_server.set_behaviour("a.bin", status=404)
+    out = tmp_path / "dl" / "file.bin"
+    proc = run_download(out, sha256(payload), [loopback_server.url_for("a.bin"),
+                                               loopback_server.url_for("b.bin")])
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == payload
+    assert [r.status for r in loopback_server.requests_for("a.bin")] == [404]  # no retry of a 404
+    assert [r.status for r in loopback_server.requests_for("b.bin")] == [200]
+    assert not out.with_name("file.bin.part").exists()
+
+
+def test_retries_server_errors_on_the_same_url(tmp_path, loopback_server, payload):
+    loopback_server.set_behaviour("a.bin", status=503, times=2)
+    out = tmp_path / "file.bin"
+    proc = run_download(out, sha256(payload), [loopback_server.url_for("a.bin")], "--retries", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert [r.status for r in loopback_server.requests_for("a.bin")] == [503, 503, 200]
+    assert out.read_bytes() == payload
+
+
+def test_resumes_with_range_after_connection_drops(tmp_path, loopback_server, payload):
+    loopback_server.set_behaviour("a.bin", drop_after_bytes=100_000, times=1)
+    out = tmp_path / "file.bin"
+    proc = run_download(out, sha256(payload), [loopback_server.url_for("a.bin")],
+                        "--bytes", str(PAYLOAD_BYTES))
+    assert proc.returncode == 0, proc.stderr
+    first, second = loopback_server.requests_for("a.bin")
+    assert (first.range, first.body_bytes_sent) == (None, 100_000)
+    assert (second.range, second.status) == ("bytes=100000-", 206)
+    assert second.body_bytes_sent == PAYLOAD_BYTES - 100_000  # only the missing tail
+    assert out.read_bytes() == payload
+    assert "resuming at byte 100000" in proc.stderr
+
+
+def test_restarts_from_zero_when_server_ignores_range(tmp_path, loopback_server, payload):
+    loopback_server.set_behaviour("a.bin", drop_after_bytes=100_000, times=1, honour_range=False)
+    out = tmp_path / "file.bin"
+    proc = run_download(out, sha256(payload), [loopback_server.url_for("a.bin")])
+    assert proc.returncode == 0, proc.stderr
+    second = loopback_server.requests_for("a.bin")[1]
+    assert (second.range, second.status) == ("bytes=100000-", 200)
+    assert out.read_bytes() == payload
+
+
+def test_resumes_a_partial_file_from_an_earlier_run(tmp_path, loopback_server, payload):
+    out = tmp_path / "file.bin"
+    out.with_name("file.bin.part").write_bytes(payload[:1234])
+    proc = run_download(out, sha256(payload), [loopback_server.url_for("a.bin")])
+    assert proc.returncode == 0, proc.stderr
+    assert [r.range for r in loopback_server.requests_for("a.bin")] == ["bytes=1234-"]
+    assert out.read_bytes() == payload
+
+
+def test_stale_partial_file_is_discarded_and_downloaded_again(tmp_path, loopback_server, payload):
+    out = tmp_path / "file.bin"
+    out.with_name("file.bin.part").write_bytes(b"bytes of some other file version")
+    proc = run_download(out, sha256(payload), [loopback_server.url_for("a.bin")])
+    assert proc.returncode == 0, proc.stderr
+    assert [r.range for r in loopback_server.requests_for("a.bin")] == ["bytes=32-", None]
+    assert out.read_bytes() == payload
+
+
+def test_checksum_mismatch_fails_naming_url_and_digests(tmp_path, loopback_server, payload):
+    loopback_server.set_behaviour("a.bin", corrupt=True)
+    out = tmp_path / "file.bin"
+    url = loopback_server.url_for("a.bin")
+    proc = run_download(out, sha256(payload), [url])
+    assert proc.returncode != 0
+    assert url in proc.stderr
+    assert f"expected {sha256(payload)}" in proc.stderr
+    assert f"actual {sha256(_corrupt(payload))}" in proc.stderr
+    assert_nothing_left(out)
+
+
+def test_corrupt_mirror_falls_through_to_a_good_one(tmp_path, loopback_server, payload):
+    loopback_server.set_behaviour("a.bin", corrupt=True)
+    out = tmp_path / "file.bin"
+    proc = run_download(out, sha256(payload), [loopback_server.url_for("a.bin"),
+                                               loopback_server.url_for("b.bin")])
+    assert proc.returncode == 0, proc.stderr
+    assert "sha256 mismatch" in proc.stderr
+    assert out.read_bytes() == payload
+
+
+@pytest.mark.parametrize("declare_size", [True, False], ids=["size-check", "sha-check"])
+def test_truncated_file_is_rejected(tmp_path, loopback_server, payload, declare_size):
+    # The server serves a shorter file with a matching Content-Length: only verification can tell.
+    loopback_server.set_behaviour("a.bin", truncate_bytes=PAYLOAD_BYTES // 2)
+    out = tmp_path / "file.bin"
+    extra = ["--bytes", str(PAYLOAD_BYTES)] if declare_size else []
+    proc = run_download(out, sha256(payload), [loopback_server.url_for("a.bin")], *extra)
+    assert proc.returncode != 0
+    if declare_size:
+        assert f"expected {PAYLOAD_BYTES} bytes, got {PAYLOAD_BYTES // 2}" in proc.stderr
+    else:
+        assert f"actual {sha256(payload[:PAYLOAD_BYTES // 2])}" in proc.stderr
+    assert_nothing_left(out)
+
+
+def test_connection_that_always_drops_fails_and_keeps_part_for_resume(tmp_path, loopback_server,
+                                                                       payload):
+    loopback_server.set_behaviour("a.bin", drop_after_bytes=50_000, honour_range=False)
+    out = tmp_path / "file.bin"
+    proc = run_download(out, sha256(payload), [loopback_server.url_for("a.bin")], "--retries", "2")
+    assert proc.returncode != 0
+    assert len(loopback_server.requests_for("a.bin")) == 3
+    assert "gave up after 3 attempts" in proc.stderr
+    assert not out.exists()
+    assert out.with_name("file.bin.part").stat().st_size == 50_000
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_all_urls_failing_lists_each_url_and_why(tmp_path, loopback_server, payload):
+    loopback_server.set_behaviour("a.bin", status=403)
+    refused = f"http://127.0.0.1:{unused_port()}/a.bin"
+    missing = (tmp_path / "nowhere" / "a.bin").as_uri()
+    urls = [loopback_server.url_for("a.bin"), refused, missing]
+    out = tmp_path / "file.bin"
+    proc = run_download(out, sha256(payload), urls, "--retries", "1")
+    assert proc.returncode != 0
+    lines = proc.stderr.splitlines()
+    assert any(loopback_server.url_for("a.bin") in line and "HTTP 403" in line for line in lines)
+    assert any(refused in line and "cannot connect" in line for line in lines)
+    assert any(missing in line and "no such file" in line for line in lines)
+    assert_nothing_left(out)
+
+
+def test_file_url(tmp_path, payload, loopback_server):
+    out = tmp_path / "file.bin"
+    proc = run_download(out, sha256(payload), [(loopback_server.root / "a.bin").as_uri()])
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == payload
+
+
+def test_rejects_malformed_digest(tmp_path, loopback_server, payload):
+    proc = run_download(tmp_path / "f.bin", "abc123", [loopback_server.url_for("a.bin")])
+    assert proc.returncode != 0
+    assert "not a sha256 hex digest: 'abc123'" in proc.stderr
+    assert loopback_server.requests == []
