@@ -68,21 +68,26 @@ def _fill_defaults(instance: dict, schema: dict) -> None:
             _fill_defaults(instance[key], sub)
 
 
+def _parse_command_line_value(value, schema: dict):
+    if isinstance(value, str) and schema.get("type") != "string":
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value  # left as given: the schema check names the key
+    if isinstance(value, list):
+        return [_parse_command_line_value(item, schema.get("items", {})) for item in value]
+    return value
+
+
 def _parse_command_line_values(config: dict, schema: dict) -> dict:
     """Read top-level string values as YAML where the schema wants another type.
 
-    `snakemake --config demo=true hardware=[cpu]` hands over the strings 'true' and '[cpu]';
-    users mean a boolean and a list, as they would in config.yaml.
+    `snakemake --config demo=true seeds=[0]` hands over 'true' and ['0']; users mean a boolean
+    and a list of integers, as they would in config.yaml.
     """
-    parsed = dict(config)
-    for key, value in config.items():
-        wanted = schema.get("properties", {}).get(key, {})
-        if isinstance(value, str) and wanted.get("type") != "string":
-            try:
-                parsed[key] = yaml.safe_load(value)
-            except yaml.YAMLError:
-                pass  # left as given: the schema check names the key
-    return parsed
+    properties = schema.get("properties", {})
+    return {key: _parse_command_line_value(value, properties.get(key, {}))
+            for key, value in config.items()}
 
 
 def validate_config(config: dict, schema: dict | None = None) -> dict:

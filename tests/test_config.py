@@ -1,0 +1,108 @@
+"""Config errors fail before any job runs and name the key; the default config expands fully.
+
+Each bad config goes through a real `snakemake -n`, so the check is the one users hit.
+"""
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from alexbench.workflow_config import ConfigError, expand_runs, validate_config
+
+from conftest import REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def dry_run(*args, cwd=REPO, quiet=True):
+    return subprocess.run([*SNAKEMAKE, "-n", *(["--quiet", "rules"] if quiet else []), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+BAD_CONFIGS = {
+    "unknown key": ({"smokee": True}, "smokee"),
+    "unknown nested key": ({"experiments": {"S2": {"epochz": 3}}}, "experiments.S2.epochz"),
+    "wrong type": ({"smoke": "often"}, "smoke"),
+    "non-positive epochs": ({"experiments": {"S2": {"epochs": 0}}}, "experiments.S2.epochs"),
+    "unknown framework": ({"experiments": {"S2": {"frameworks": ["caffe"]}}},
+                          "experiments.S2.frameworks.0"),
+    "unknown model": ({"experiments": {"S2": {"model": "vgg16"}}}, "experiments.S2.model"),
+    "unknown dataset": ({"experiments": {"S2": {"dataset": "svhn"}}}, "experiments.S2.dataset"),
+    "unknown hardware": ({"hardware": ["tpu"]}, "hardware"),
+    "bad mirror": ({"mirror": "ftp://example.org/"}, "mirror"),
+    "bad checksum": ({"datasets": {"mnist": {"files": {"t10k-labels-idx1-ubyte.gz": {"sha256": "abc"}}}}},
+                     "datasets.mnist.files.t10k-labels-idx1-ubyte.gz.sha256"),
+    "two experiments on one run path": (
+        {"experiments": {"S2bis": {"source": "S2", "frameworks": ["keras"], "model": "alexnet-lrn-32",
+                                   "dataset": "mnist", "epochs": 1, "batch_size": 8,
+                                   "optimizer": {"name": "adam", "learning_rate": 0.001}}}},
+        "experiments.S2bis"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_config_fails_before_any_job_naming_the_key(case, tmp_path):
+    override, key = BAD_CONFIGS[case]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(override))
+    proc = dry_run("--configfile", str(REPO / "config.yaml"), str(bad))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert f"config key '{key}'" in output, output
+    assert "rule train" not in output and "Job stats" not in output, "jobs were scheduled"
+
+
+def test_command_line_values_are_read_as_yaml():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config.update(demo="true", seeds=["0", "1"], hardware="[cpu]")
+    checked = validate_config(config)
+    assert checked["demo"] is True and checked["seeds"] == [0, 1] and checked["hardware"] == ["cpu"]
+    with pytest.raises(ConfigError, match="config key 'demo'"):
+        validate_config({**config, "demo": "maybe"})
+
+
+def test_checksum_can_be_overridden_by_a_user_config(tmp_path):
+    new = "0" * 64
+    override = tmp_path / "mine.yaml"
+    override.write_text(yaml.safe_dump(
+        {"datasets": {"fashion_mnist": {"files": {"train-images-idx3-ubyte.gz": {"sha256": new}}}}}))
+    proc = dry_run("--configfile", str(REPO / "config.yaml"), str(override), "--printshellcmds",
+                   "resources/downloads/fashion_mnist/train-images-idx3-ubyte.gz", quiet=False)
+    assert proc.returncode == 0, proc.stderr
+    assert f"--sha256 {new}" in proc.stdout
+    # The other files keep the official checksums (the override merges, it does not replace).
+    proc = dry_run("--configfile", str(REPO / "config.yaml"), str(override), "--printshellcmds",
+                   "resources/downloads/fashion_mnist/t10k-labels-idx1-ubyte.gz", quiet=False)
+    assert "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5" in proc.stdout
+
+
+def test_default_config_expands_the_full_dag_offline():
+    proc = dry_run("--config", "hardware=[cpu,gpu]", quiet=False)
+    assert proc.returncode == 0, proc.stderr
+    config = validate_config(yaml.safe_load((REPO / "config.yaml").read_text()))
+    runs = expand_runs(config, gpu_visible=True)
+    for rule in ("download", "prepare", "train", "aggregate", "plot_run", "report"):
+        assert f"rule {rule}:" in proc.stdout, rule
+    for run in runs:
+        assert f"{run.path}/metrics.json" in proc.stdout, run.path
+    # Seeds' frameworks, plus the cross-framework block in all three frameworks.
+    workloads = {(r.experiment, r.framework) for r in runs}
+    assert {("S1", "keras"), ("S2", "keras"), ("S3", "gluon"), ("S4", "keras")} <= workloads
+    for framework in ("keras", "gluon", "pytorch"):
+        assert ("D", framework) in workloads and ("S0", framework) in workloads
+    assert {r.hardware for r in runs} == {"cpu", "gpu"}
+
+
+def test_hardware_auto_adds_gpu_only_when_visible():
+    config = validate_config(yaml.safe_load((REPO / "config.yaml").read_text()))
+    assert {r.hardware for r in expand_runs(config, gpu_visible=False)} == {"cpu"}
+    assert {r.hardware for r in expand_runs(config, gpu_visible=True)} == {"cpu", "gpu"}
+    explicit = validate_config({**config, "hardware": ["gpu"]})
+    assert {r.hardware for r in expand_runs(explicit, gpu_visible=False)} == {"gpu"}
+
+
+def test_a_run_outside_the_config_is_refused_by_name():
+    proc = dry_run("results/runs/pytorch/cifar10/alexnet-224/cpu/seed7/metrics.json", quiet=False)
+    assert proc.returncode != 0
+    assert "no experiment in config.yaml trains alexnet-224 on cifar10 with pytorch" in proc.stdout + proc.stderr
