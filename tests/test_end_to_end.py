@@ -1,0 +1,112 @@
+"""The whole workflow, for real: synthetic datasets in their official formats served by a
+loopback mirror, every experiment trained in smoke mode in its framework's venv, the report
+built. Slow (minutes); the one test that proves the pieces fit.
+"""
+import json
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from alexbench.common.run_contract import read_history, read_metrics
+from alexbench.workflow_config import expand_runs, validate_config
+from conftest import REPO, env_python
+from plugins.loopback import serve_folder
+
+pytestmark = pytest.mark.slow
+
+
+def copy_checkout(dest: Path) -> Path:
+    """A clean checkout (tracked and new files, nothing ignored) sharing the built venvs."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        source = REPO / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    (dest / ".venvs").symlink_to(REPO / ".venvs")
+    return dest
+
+
+def snakemake(workdir: Path, *args, timeout=3600):
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-j2", "--printshellcmds", *args],
+                          cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"snakemake failed\n{proc.stdout[-5000:]}\n{proc.stderr[-8000:]}"
+    return proc
+
+
+def synthesize_mirror(root: Path, config: dict) -> dict:
+    """Write every dataset's synthetic official files under root/<dataset>/; return checksums."""
+    overrides = {}
+    for name, dataset in config["datasets"].items():
+        subprocess.run([str(env_python("report")), "workflow/scripts/synthesize.py", "--dataset", name,
+                        "--format", dataset["format"], "--out", str(root / name), "--seed", "0"],
+                       cwd=REPO, check=True, capture_output=True, timeout=600)
+        files = {}
+        for line in (root / name / "SHA256SUMS").read_text().splitlines():
+            digest, file_name = line.split(maxsplit=1)
+            file_name = file_name.lstrip("*")
+            files[file_name] = {"sha256": digest, "bytes": (root / name / file_name).stat().st_size}
+        assert set(files) == set(dataset["files"]), name
+        overrides[name] = {"files": files}
+    return overrides
+
+
+def check_runs(workdir: Path, config: dict):
+    schema = json.loads((REPO / "workflow/schemas/metrics.schema.json").read_text())
+    runs = expand_runs(validate_config(config), gpu_visible=False)
+    windows = []
+    for run in runs:
+        path = workdir / run.path / "metrics.json"
+        metrics = read_metrics(path)
+        jsonschema.validate(metrics, schema)
+        assert metrics["status"] == "ok" and metrics["smoke"] is True, path
+        assert metrics["settings"]["train_images"] <= 256 and metrics["settings"]["test_images"] <= 256
+        history = read_history(workdir / run.path / "history.csv")
+        assert len(history) == metrics["epochs_completed"] == 1, path
+        assert (workdir / run.path / "env.txt").read_text().strip(), path
+        windows.append((datetime.fromisoformat(metrics["started_at"]),
+                        datetime.fromisoformat(metrics["finished_at"]), run.path))
+    # Timed CPU runs own the machine: no two overlap, although -j2 allowed two jobs at once.
+    windows.sort()
+    for (_, end, first), (start, _, second) in zip(windows, windows[1:]):
+        assert start >= end, f"{first} and {second} were timed at the same time"
+    return runs
+
+
+def test_whole_dag_in_smoke_mode_against_a_loopback_mirror(tmp_path):
+    workdir = copy_checkout(tmp_path / "checkout")
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    datasets = synthesize_mirror(tmp_path / "mirror", base)
+    with serve_folder(tmp_path / "mirror") as server:
+        override = {"mirror": server.url, "smoke": True, "seeds": [0], "datasets": datasets,
+                    "hardware": ["cpu"]}
+        (workdir / "test-config.yaml").write_text(yaml.safe_dump(override))
+        snakemake(workdir, "--configfile", "config.yaml", "test-config.yaml")
+        served = [r for r in server.requests if r.status in (200, 206)]
+    config = {**base, **override}
+    runs = check_runs(workdir, config)
+    assert len({r.framework for r in runs}) == 3
+    # Every dataset file came from the mirror (there is no internet here to fall back on).
+    assert {r.path.split("/")[-1] for r in served} >= {f for d in datasets.values() for f in d["files"]}
+    report = (workdir / "results/report.html").read_text()
+    for run in runs:
+        assert run.model in report
+    performance = (workdir / "results/performance.csv").read_text().splitlines()
+    assert len(performance) == len(runs) + 1
+
+
+def test_offline_demo_runs_to_the_report(tmp_path):
+    """`--config demo=true` needs no network: synthetic archives, file:// downloads, smoke runs."""
+    workdir = copy_checkout(tmp_path / "checkout")
+    proc = snakemake(workdir, "--config", "demo=true", "experiments_only=[S2]", "hardware=[cpu]")
+    assert "rule synthesize" in proc.stdout and "file://" in proc.stdout
+    assert (workdir / "results/report.html").stat().st_size > 0
+    metrics = read_metrics(workdir / "results/runs/keras/mnist/alexnet-lrn-32/cpu/seed0/metrics.json")
+    assert metrics["smoke"] is True and metrics["status"] == "ok"
