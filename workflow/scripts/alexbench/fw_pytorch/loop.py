@@ -126,8 +126,9 @@ class Trainer:
 
     def _inputs(self, x, y):
         # NHWC numpy -> NCHW tensor; on a GPU the copy goes over as is and is transposed there.
-        images = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
-        labels = torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64)).to(self.device)
+        # np.require copies only read-only or non-contiguous input (torch wants it writable).
+        images = torch.from_numpy(np.require(x, np.float32, ["C", "W"])).to(self.device)
+        labels = torch.from_numpy(np.require(y, np.int64, ["C", "W"])).to(self.device)
         return images.permute(0, 3, 1, 2).contiguous(), labels
 
     def train_batch(self, x, y):

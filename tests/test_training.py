@@ -1,0 +1,278 @@
+"""The training harness and the framework backends, for real, on tiny prepared data.
+
+Each framework test calls workflow/scripts/train.py (or a probe driving the backend directly)
+with that framework's venv interpreter: real PyTorch / Keras / Gluon, real files. The harness's
+framework-free parts (settings, schedule, input pipeline) are tested in this process.
+"""
+import json
+import signal
+import subprocess
+import time
+
+import jsonschema
+import numpy as np
+import pytest
+
+from alexbench import harness
+from alexbench.common import hardware, prepared, run_contract
+from conftest import REPO, env_python, run_in_env, run_json_in_env
+
+TRAIN = REPO / "workflow" / "scripts" / "train.py"
+PROBE = REPO / "tests" / "probes" / "train_one_step.py"
+FRAMEWORKS = ["pytorch", "keras", "gluon"]
+METRICS_SCHEMA = json.loads(run_contract.METRICS_SCHEMA.read_text())
+
+
+def settings(**overrides):
+    base = {"epochs": 2, "batch_size": 16, "validation": "test", "target_accuracy": None,
+            "optimizer": {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9},
+            "lr_schedule": None, "max_train_images": None, "max_test_images": None,
+            "smoke": False, "save_weights": False}
+    base.update(overrides)
+    return base
+
+
+def train_args(framework, data_dir, out_dir, run_settings, model="alexnet-mnist", seed=0,
+               hardware_kind="cpu"):
+    return [TRAIN, "--framework", framework, "--model", model, "--dataset", "mnist",
+            "--hardware", hardware_kind, "--seed", seed, "--experiment", "T", "--source", "S0",
+            "--data-dir", data_dir, "--out-dir", out_dir, "--settings", json.dumps(run_settings),
+            "--threads", 2]
+
+
+def train(framework, data_dir, out_dir, run_settings, **kwargs):
+    proc = run_in_env(f"{framework}-cpu", train_args(framework, data_dir, out_dir, run_settings,
+                                                     **kwargs), timeout=240)
+    return json.loads((out_dir / "metrics.json").read_text()), proc
+
+
+# --- real training runs, one per framework ------------------------------------------------------
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_two_epoch_run_writes_a_valid_run_contract(framework, prepared_data, tmp_path):
+    data = prepared_data("mnist", 64, 32)
+    out = tmp_path / "run"
+    metrics, proc = train(framework, data, out,
+                          settings(max_train_images=48, smoke=True, save_weights=True,
+                                   target_accuracy=0.01))
+    jsonschema.Draft202012Validator(METRICS_SCHEMA).validate(metrics)
+    assert run_contract.read_metrics(out / "metrics.json") == metrics
+    assert metrics["status"] == "ok" and metrics["smoke"] is True
+    assert metrics["run"] == {"experiment": "T", "source": "S0", "framework": framework,
+                              "dataset": "mnist", "model": "alexnet-mnist", "hardware": "cpu",
+                              "seed": 0}
+    assert metrics["settings"]["train_images"] == 48          # max_train_images applied
+    assert metrics["settings"]["val_images"] == metrics["settings"]["test_images"] == 32
+    assert metrics["epochs_completed"] == 2 and len(metrics["epoch_times_s"]) == 2
+    assert sum(metrics["epoch_times_s"]) <= metrics["train_time_s"]
+    assert metrics["throughput"]["train_images_per_s"] > 0
+    assert metrics["throughput"]["eval_images_per_s"] > 0
+    assert 0 <= metrics["test"]["accuracy"] <= 1 and metrics["test"]["top5_accuracy"] is None
+    assert metrics["device"]["threads"] == 2 and metrics["device"]["name"]
+    assert metrics["versions"]["driver"] is None
+    # target 0.01 is reached after the first epoch: its end is the time to target
+    assert metrics["time_to_target_s"] == pytest.approx(metrics["epoch_times_s"][0], rel=0.05,
+                                                        abs=0.05)
+    assert metrics["memory"]["peak_rss_mb"] > 50 and metrics["memory"]["peak_gpu_mb"] is None
+    history = run_contract.read_history(out / "history.csv")
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert [row["epoch_time_s"] for row in history] == metrics["epoch_times_s"]
+    assert history[-1]["val_loss"] == pytest.approx(metrics["test"]["loss"], rel=1e-4)
+    assert (out / metrics["weights_file"]).stat().st_size > 1000
+    freeze = (out / "env.txt").read_text()
+    assert {"pytorch": "torch==", "keras": "keras==", "gluon": "mxnet=="}[framework] in freeze
+    epoch_lines = [line for line in proc.stderr.splitlines() if " epoch " in line]
+    assert len(epoch_lines) == 2 and "epoch 2/2 train_loss=" in epoch_lines[1]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_same_seed_gives_identical_results_and_another_seed_does_not(framework, prepared_data,
+                                                                     tmp_path):
+    data = prepared_data("mnist", 64, 32)
+    run_settings = settings(validation="holdout:0.25")
+    first, _ = train(framework, data, tmp_path / "a", run_settings)
+    again, _ = train(framework, data, tmp_path / "b", run_settings)
+    other, _ = train(framework, data, tmp_path / "c", run_settings, seed=1)
+    assert first["settings"]["train_images"] == 48 and first["settings"]["val_images"] == 16
+
+    def results(metrics, run):
+        history = run_contract.read_history(run / "history.csv")
+        return ([(r["train_loss"], r["train_accuracy"], r["val_loss"], r["val_accuracy"])
+                 for r in history], metrics["test"])
+
+    assert results(first, tmp_path / "a") == results(again, tmp_path / "b")
+    assert results(first, tmp_path / "a") != results(other, tmp_path / "c")
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_one_step_lowers_the_loss_and_snapshot_restore_undoes_a_step(framework, prepared_data):
+    data = prepared_data("mnist", 64, 32)
+    result = run_json_in_env(f"{framework}-cpu", [
+        PROBE, "--framework", framework, "--data-dir", data, "--model", "alexnet-lrn-32",
+        "--settings", json.dumps(settings(optimizer={"name": "sgd", "learning_rate": 0.05}))],
+        timeout=240)
+    assert result["framework"] == framework
+    assert result["loss_after_step"] < result["loss_before"]
+    assert result["loss_after_warmup"] != result["loss_before"]   # the warm-up step did change it
+    assert result["loss_restored"] == pytest.approx(result["loss_before"], rel=1e-6)
+    assert result["top1"] <= result["top5"] <= result["batch"]
+    assert result["lr"] == pytest.approx(0.05) and result["lr_after_set"] == pytest.approx(0.005)
+    assert "'gpu' run was requested" in result["gpu"]   # the backend refuses too, not only the harness
+    assert result["peak_gpu_mb"] is None
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_exploding_learning_rate_stops_the_run_as_diverged(framework, prepared_data, tmp_path):
+    # Plain SGD at 1e12 sends the weights to inf within a couple of steps, so the loss is NaN.
+    data = prepared_data("mnist", 64, 32)
+    out = tmp_path / "run"
+    metrics, proc = train(framework, data, out,
+                          settings(epochs=5, optimizer={"name": "sgd", "learning_rate": 1e12}))
+    jsonschema.Draft202012Validator(METRICS_SCHEMA).validate(metrics)
+    assert metrics["status"] == "diverged"
+    assert metrics["epochs_completed"] < 5
+    assert metrics["test"] == {"loss": None, "accuracy": None, "top5_accuracy": None}
+    assert len(run_contract.read_history(out / "history.csv")) == metrics["epochs_completed"]
+    assert "status diverged" in proc.stderr
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_gpu_run_without_a_gpu_fails_clearly_and_writes_no_metrics(framework, prepared_data,
+                                                                   tmp_path):
+    assert not hardware.gpu_visible(), "this test needs a machine without a GPU"
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")  # stale file from an earlier run: must go
+    proc = run_in_env(f"{framework}-cpu",
+                      train_args(framework, prepared_data("mnist", 64, 32), out, settings(),
+                                 hardware_kind="gpu"), timeout=240, check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert "'gpu' run was requested" in proc.stderr
+    assert "never falls back to CPU" in proc.stderr
+    assert not (out / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_killed_run_leaves_no_metrics(framework, prepared_data, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")
+    log = (tmp_path / "train.log").open("w")
+    args = train_args(framework, prepared_data("mnist", 64, 32), out, settings(epochs=500))
+    proc = subprocess.Popen([str(env_python(f"{framework}-cpu")), *map(str, args)], cwd=REPO,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while not (out / "history.csv").exists() or \
+                not run_contract.read_history(out / "history.csv"):
+            assert proc.poll() is None, (tmp_path / "train.log").read_text()
+            assert time.monotonic() < deadline, "no epoch finished within 180 s"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    assert not (out / "metrics.json").exists()
+    assert len(run_contract.read_history(out / "history.csv")) < 500
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+# --- framework-free parts of the harness --------------------------------------------------------
+
+def test_settings_are_resolved_with_one_table_of_optimizer_defaults():
+    resolved = harness.resolve_settings(json.dumps(
+        {"epochs": 1, "batch_size": 8, "validation": "test",
+         "optimizer": {"name": "adadelta", "learning_rate": 1}}))
+    assert resolved["optimizer"] == {"name": "adadelta", "learning_rate": 1.0, "rho": 0.95,
+                                     "epsilon": 1e-7, "weight_decay": 0.0}
+    assert resolved["lr_schedule"] is None and resolved["smoke"] is False
+
+
+@pytest.mark.parametrize("bad,named", [
+    ({"batch_size": 8, "validation": "test", "optimizer": {"name": "sgd", "learning_rate": 1}},
+     "epochs"),
+    ({"epochs": 1, "batch_size": 8, "validation": "test", "optimizer": {"name": "sgd",
+      "learning_rate": 1}, "epoch": 3}, "epoch"),
+    ({"epochs": 1, "batch_size": 0, "validation": "test", "optimizer": {"name": "sgd",
+      "learning_rate": 1}}, "batch_size"),
+    ({"epochs": 1, "batch_size": 8, "validation": "test", "optimizer": {"name": "rmsprop",
+      "learning_rate": 1}}, "rmsprop"),
+    ({"epochs": 1, "batch_size": 8, "validation": "test", "optimizer": {"name": "sgd",
+      "learning_rate": 1, "beta_1": 0.9}}, "beta_1"),
+    ({"epochs": 1, "batch_size": 8, "validation": "test", "optimizer": {"name": "sgd",
+      "learning_rate": 1}, "lr_schedule": {"name": "cosine"}}, "lr_schedule"),
+])
+def test_bad_settings_fail_by_name(bad, named):
+    with pytest.raises(harness.SettingsError, match=named):
+        harness.resolve_settings(json.dumps(bad))
+
+
+def test_reduce_on_plateau_follows_keras_semantics():
+    schedule = harness.ReduceOnPlateau(factor=0.1, patience=2)
+    lrs, lr = [], 1.0
+    for val_loss in [1.0, 0.9, 0.95, 0.91, 0.92, 0.5, 0.6, 0.6]:
+        lr = schedule.step(val_loss, lr)
+        lrs.append(lr)
+    assert lrs == pytest.approx([1.0, 1.0, 1.0, 0.1, 0.1, 0.1, 0.1, 0.01])
+
+
+@pytest.mark.parametrize("spec,expected", [("holdout:0.2", 20), ("holdout:5", 5)])
+def test_holdout_is_seeded_disjoint_and_sized(spec, expected):
+    train_idx, val_idx = prepared.holdout_indices(100, spec, seed=3)
+    assert len(val_idx) == expected and len(train_idx) == 100 - expected
+    assert sorted(set(train_idx) | set(val_idx)) == list(range(100))
+    assert np.array_equal(val_idx, prepared.holdout_indices(100, spec, seed=3)[1])
+    assert not np.array_equal(val_idx, prepared.holdout_indices(100, spec, seed=4)[1])
+    assert prepared.holdout_indices(100, "test", seed=3)[1] is None
+
+
+@pytest.mark.parametrize("spec", ["holdout:1.5", "holdout:100", "holdout:", "val", "holdout:x"])
+def test_bad_validation_spec_is_named(spec):
+    with pytest.raises(ValueError, match="settings.validation"):
+        prepared.holdout_indices(100, spec, seed=0)
+
+
+def test_input_pipeline_yields_every_example_once_in_the_given_order(prepared_data):
+    split = prepared.open_prepared(prepared_data("mnist", 64, 32)).train
+    order = np.random.default_rng(0).permutation(50)
+    batches = list(harness.prefetch_batches(split, order, 16, "alexnet-mnist", True,
+                                            np.random.default_rng(1)))
+    assert [len(y) for _, y in batches] == [16, 16, 16, 2]     # the remainder is kept
+    assert all(x.dtype == np.float32 and x.shape[1:] == (28, 28, 1) for x, _ in batches)
+    for b, (x, y) in enumerate(batches):
+        idx = np.sort(order[16 * b:16 * (b + 1)])
+        assert np.array_equal(y, split.labels[idx])
+        assert np.allclose(x, split.images[idx] / 255.0)
+
+
+def test_input_pipeline_passes_errors_on_and_stops_when_abandoned(prepared_data):
+    split = prepared.open_prepared(prepared_data("mnist", 64, 32)).train
+    with pytest.raises(ValueError, match="alexnet-2012"):   # 28x28x1 cannot feed a 227x227x3 net
+        list(harness.prefetch_batches(split, np.arange(64), 16, "alexnet-2012", True,
+                                      np.random.default_rng(0)))
+    batches = harness.prefetch_batches(split, np.arange(64), 1, "alexnet-mnist", False, None)
+    next(batches)
+    batches.close()  # what a diverged epoch does: the producer thread must end, not block
+    import threading
+    assert not [t for t in threading.enumerate() if t.name == "input-pipeline"]
+
+
+def test_prepared_folder_errors_name_the_file(prepared_data, tmp_path):
+    import shutil
+    broken = tmp_path / "broken"
+    shutil.copytree(prepared_data("mnist", 64, 32), broken)
+    np.save(broken / "test-labels.npy", np.zeros(31, dtype=np.int64))
+    with pytest.raises(prepared.PreparedDataError, match="test-labels.npy"):
+        prepared.open_prepared(broken)
+    np.save(broken / "test-labels.npy", np.full(32, 10, dtype=np.int64))
+    with pytest.raises(prepared.PreparedDataError, match="test-labels.npy.*outside 0..9"):
+        prepared.open_prepared(broken)
+    np.save(broken / "train-images.npy", np.zeros((64, 28, 28, 1), dtype=np.float32))
+    with pytest.raises(prepared.PreparedDataError, match="train-images.npy.*uint8"):
+        prepared.open_prepared(broken)
+    (broken / "meta.json").unlink()
+    with pytest.raises(prepared.PreparedDataError, match="meta.json"):
+        prepared.open_prepared(broken)
