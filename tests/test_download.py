@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.loopback import _corrupt
+from plugins.loopback import corrupted
 
 REPO = Path(__file__).resolve().parents[1]
 DOWNLOAD = REPO / "workflow" / "scripts" / "download.py"
@@ -115,7 +115,7 @@ def test_checksum_mismatch_fails_naming_url_and_digests(tmp_path, loopback_serve
     assert proc.returncode != 0
     assert url in proc.stderr
     assert f"expected {sha256(payload)}" in proc.stderr
-    assert f"actual {sha256(_corrupt(payload))}" in proc.stderr
+    assert f"actual {sha256(corrupted(payload))}" in proc.stderr
     assert_nothing_left(out)
 
 
@@ -189,3 +189,14 @@ def test_rejects_malformed_digest(tmp_path, loopback_server, payload):
     assert proc.returncode != 0
     assert "not a sha256 hex digest: 'abc123'" in proc.stderr
     assert loopback_server.requests == []
+
+
+def test_downloader_needs_only_the_standard_library(tmp_path, payload, loopback_server):
+    """The workflow runs it with a bare python3, before any venv exists: -S hides site-packages."""
+    out = tmp_path / "file.bin"
+    proc = subprocess.run([str(REPO / ".venvs/report/bin/python"), "-S", str(DOWNLOAD),
+                           "--out", str(out), "--sha256", sha256(payload),
+                           "--url", loopback_server.url_for("a.bin")],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == payload

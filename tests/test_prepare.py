@@ -28,7 +28,8 @@ META_KEYS = {"dataset", "format", "classes", "image_shape", "train_count", "test
 def run_prepare(dataset: str, fmt: str, downloads: Path, out: Path):
     return subprocess.run([str(REPO / ".venvs/report/bin/python"), "workflow/scripts/prepare.py",
                            "--dataset", dataset, "--format", fmt, "--downloads", str(downloads),
-                           "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+                           "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
 def synthesize_case(dataset: str, folder: Path) -> dict:

@@ -79,7 +79,8 @@ def test_idx_image_and_label_counts_must_match(tmp_path):
 
 def cifar_record(label: int, red: np.ndarray, green: int, blue: int) -> bytes:
     """One record written straight from the spec: label, 1024 R, 1024 G, 1024 B bytes."""
-    return bytes([label]) + red.astype(np.uint8).tobytes() + bytes([green] * 1024) + bytes([blue] * 1024)
+    return (bytes([label]) + red.astype(np.uint8).tobytes() + bytes([green] * 1024)
+            + bytes([blue] * 1024))
 
 
 def test_cifar_records_become_hwc_images(tmp_path):
@@ -96,7 +97,8 @@ def test_cifar_records_become_hwc_images(tmp_path):
 def test_cifar_bad_record_length_names_file(tmp_path):
     path = tmp_path / "data_batch_2.bin"
     path.write_bytes(cifar_record(1, np.zeros(1024), 0, 0) * 2 + b"extra")
-    with pytest.raises(DataFormatError, match=f"{path}: 6151 bytes is not a whole number of 3073-byte"):
+    with pytest.raises(DataFormatError,
+                       match=f"{path}: 6151 bytes is not a whole number of 3073-byte"):
         readers.read_cifar_batch(path)
 
 
@@ -133,7 +135,8 @@ def test_undecodable_jpeg_names_file(tmp_path, damage):
         readers.read_imagenette_image(path)
 
 
-@pytest.mark.parametrize("size, mode", [((213, 160), "RGB"), ((320, 480), "RGB"), ((160, 160), "L")])
+@pytest.mark.parametrize("size, mode",
+                         [((213, 160), "RGB"), ((320, 480), "RGB"), ((160, 160), "L")])
 def test_imagenette_image_is_resized_and_centre_cropped_to_256_rgb(tmp_path, size, mode):
     path = tmp_path / "x.JPEG"
     path.write_bytes(jpeg_bytes(*size, mode=mode))

@@ -55,7 +55,8 @@ def test_cli_writes_official_names_and_sha256sums(tmp_path):
     """The CLI in the report venv gives the same bytes as the library in this process."""
     out = tmp_path / "cli"
     proc = subprocess.run([str(REPO / ".venvs/report/bin/python"), "workflow/scripts/synthesize.py",
-                           "--dataset", "mnist", "--format", "idx", "--out", str(out), "--seed", "3",
+                           "--dataset", "mnist", "--format", "idx", "--out", str(out),
+                           "--seed", "3",
                            "--train-count", "120", "--test-count", "60"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -112,12 +113,13 @@ def test_classes_are_learnable(tmp_path, dataset):
     x_test, y_test = load("test-images.npy").astype(np.float32), load("test-labels.npy")
     assert np.bincount(y_train, minlength=10).min() >= len(y_train) // 10  # balanced
     centroids = np.stack([x_train[y_train == c].mean(axis=0) for c in range(10)])
-    distances = ((x_test[:, None] - centroids[None]) ** 2).reshape(len(x_test), 10, -1).sum(-1)
-    accuracy = (distances.argmin(axis=1) == y_test).mean()
+    def nearest(x):
+        return ((x[:, None] - centroids[None]) ** 2).reshape(len(x), 10, -1).sum(-1).argmin(1)
+
+    accuracy = (nearest(x_test) == y_test).mean()
     assert accuracy >= 0.9, f"{dataset}: nearest-centroid accuracy {accuracy:.2f}"
     # ...and left-right flips (an augmentation some variants use) keep the class.
-    flipped = ((x_test[:, None, :, ::-1] - centroids[None]) ** 2).reshape(len(x_test), 10, -1).sum(-1)
-    assert (flipped.argmin(axis=1) == y_test).mean() >= 0.9
+    assert (nearest(x_test[:, :, ::-1]) == y_test).mean() >= 0.9
 
 
 def test_too_few_images_for_imagenette_is_refused(tmp_path):

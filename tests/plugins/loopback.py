@@ -109,7 +109,8 @@ def _normalise(relpath: str) -> str:
     return str(relpath).lstrip("/")
 
 
-def _corrupt(data: bytes) -> bytes:
+def corrupted(data: bytes) -> bytes:
+    """What a path with corrupt=True serves for `data`: every 1000th byte bit-flipped."""
     damaged = bytearray(data)
     for i in range(0, len(damaged), 1000):
         damaged[i] ^= 0xFF
@@ -155,7 +156,7 @@ def _make_handler(server: LoopbackServer):
             if behaviour.truncate_bytes is not None:
                 data = data[:behaviour.truncate_bytes]
             if behaviour.corrupt:
-                data = _corrupt(data)
+                data = corrupted(data)
             byte_range = _parse_range(range_header, len(data)) if behaviour.honour_range else None
             if byte_range and byte_range[0] >= len(data):
                 self.send_response(416)
@@ -174,7 +175,8 @@ def _make_handler(server: LoopbackServer):
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Accept-Ranges", "bytes" if behaviour.honour_range else "none")
             if status == 206:
-                self.send_header("Content-Range", f"bytes {start}-{start + len(body) - 1}/{len(data)}")
+                last = start + len(body) - 1
+                self.send_header("Content-Range", f"bytes {start}-{last}/{len(data)}")
             self.end_headers()
             sent = body
             if behaviour.drop_after_bytes is not None:
@@ -203,8 +205,8 @@ def serve_folder(root: Path, host: str = "127.0.0.1"):
     httpd = http.server.ThreadingHTTPServer((host, 0), _make_handler(handle))
     httpd.daemon_threads = True
     handle.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), name=f"loopback:{handle.port}",
-                              daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,),
+                              name=f"loopback:{handle.port}", daemon=True)
     thread.start()
     try:
         yield handle

@@ -1,7 +1,7 @@
 """Write a small synthetic dataset in its official file format, for tests and the demo mode.
 
-    python workflow/scripts/synthesize.py --dataset mnist --format idx --out resources/synthetic/mnist \
-        --seed 0 [--train-count N --test-count N] [--variant 160|320]
+    python workflow/scripts/synthesize.py --dataset mnist --format idx \
+        --out resources/synthetic/mnist --seed 0 [--train-count N --test-count N] [--variant 160|320]
 
 Formats: idx (mnist, fashion_mnist), cifar10-binary, imagenette (variant from --variant or a
 dataset name like imagenette-320). Writes the official file names plus SHA256SUMS, last.

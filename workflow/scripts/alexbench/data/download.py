@@ -26,6 +26,7 @@ USER_AGENT = "alexbench-download/1 (+python urllib)"
 # Statuses that say "this mirror does not have the file": move on at once, retrying cannot help.
 GIVE_UP_STATUSES = {400, 401, 403, 404, 405, 410, 451}
 MAX_BACKOFF_S = 60.0
+PROGRESS_EVERY_S = 30.0
 
 
 class DownloadError(RuntimeError):
@@ -54,7 +55,8 @@ class Expected:
 
 @dataclass
 class Progress:
-    """Logs a line every 10% of a known size (or every 8 MiB of an unknown one), with the rate."""
+    """Logs a line every 10% of a known size (or every 8 MiB of an unknown one), and at least
+    every 30 s so a slow host still shows signs of life, with the rate."""
     url: str
     total_bytes: int | None
     done_bytes: int
@@ -62,6 +64,7 @@ class Progress:
     start_bytes: int = 0
     next_report_bytes: int = 0
     reported_bytes: int = -1
+    reported_at: float = field(default_factory=time.monotonic)
 
     def __post_init__(self):
         self.start_bytes = self.done_bytes
@@ -73,7 +76,8 @@ class Progress:
 
     def add(self, n: int) -> None:
         self.done_bytes += n
-        if self.done_bytes >= self.next_report_bytes:
+        if (self.done_bytes >= self.next_report_bytes
+                or time.monotonic() - self.reported_at >= PROGRESS_EVERY_S):
             self.report()
             self._schedule()
 
@@ -81,6 +85,7 @@ class Progress:
         if self.reported_bytes == self.done_bytes:
             return
         self.reported_bytes = self.done_bytes
+        self.reported_at = time.monotonic()
         elapsed_s = max(time.monotonic() - self.started_at, 1e-6)
         rate_mb_s = (self.done_bytes - self.start_bytes) / elapsed_s / 1e6
         if self.total_bytes:

@@ -4,8 +4,8 @@ Output (docs/design.md, "Data contract"), in `resources/prepared/{dataset}/`:
 `train-images.npy`, `test-images.npy` (uint8 NHWC), `train-labels.npy`, `test-labels.npy`
 (int64), and `meta.json` last. Everything is written into a temporary sibling folder that is
 renamed into place at the end, so an interrupted preparation leaves nothing that looks
-complete. Imagenette is decoded image by image into memory-mapped arrays, so the full 320 px
-archive (about 13,000 JPEGs) needs little memory.
+complete. The full 320 px Imagenette archive (about 13,000 JPEGs) needs little memory:
+images are decoded one at a time and streamed into the .npy files.
 
 Not for: downloading or checking checksums (done before), nor per-variant preprocessing such
 as crops and scaling (`alexbench.common.preprocess`).
@@ -57,7 +57,8 @@ def _prepare_idx(dataset: str, downloads: Path, work: Path) -> dict:
                          f"known: {sorted(official.IDX_CLASS_NAMES)}")
     sources = {}
     for split, (images_name, labels_name) in official.IDX_FILES.items():
-        images_path, labels_path = _require(downloads / images_name), _require(downloads / labels_name)
+        images_path = _require(downloads / images_name)
+        labels_path = _require(downloads / labels_name)
         images, labels = readers.read_idx_split(images_path, labels_path)
         _save_split(work, split, images, labels)
         sources[images_name], sources[labels_name] = sha256_of(images_path), sha256_of(labels_path)
@@ -70,7 +71,8 @@ def _prepare_cifar(dataset: str, downloads: Path, work: Path) -> dict:
     extracted = work / "extracted"
     safe_extract(archive, extracted)
     folder = extracted / official.CIFAR_FOLDER
-    for split, names in (("train", official.CIFAR_TRAIN_BATCHES), ("test", (official.CIFAR_TEST_BATCH,))):
+    splits = (("train", official.CIFAR_TRAIN_BATCHES), ("test", (official.CIFAR_TEST_BATCH,)))
+    for split, names in splits:
         parts = [readers.read_cifar_batch(_require(folder / name)) for name in names]
         images = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
@@ -82,17 +84,27 @@ def _prepare_cifar(dataset: str, downloads: Path, work: Path) -> dict:
 
 
 def _decode_split(items: list, work: Path, split: str) -> None:
-    """Decode (path, label) items one by one into a memory-mapped images file."""
-    images = np.lib.format.open_memmap(work / f"{split}-images.npy", mode="w+", dtype=np.uint8,
-                                       shape=(len(items), IMAGENETTE_SIDE, IMAGENETTE_SIDE, 3))
+    """Decode (path, label) items one by one, appending each image to a .npy file.
+
+    Streaming writes keep memory flat: neither the whole split nor a mapping of it (whose dirty
+    pages count against a job's memory) is ever resident.
+    """
+    shape = (len(items), IMAGENETTE_SIDE, IMAGENETTE_SIDE, 3)
+    path = work / f"{split}-images.npy"
     started_s = time.monotonic()
-    for i, (path, _) in enumerate(items):
-        images[i] = readers.read_imagenette_image(path, IMAGENETTE_SIDE)
-        if (i + 1) % PROGRESS_EVERY_IMAGES == 0 or i + 1 == len(items):
-            rate = (i + 1) / max(time.monotonic() - started_s, 1e-6)
-            log.info("%s: decoded %d of %d images (%.0f images/s)", split, i + 1, len(items), rate)
-    images.flush()
-    del images
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+            "fortran_order": False, "shape": shape})
+        for i, (image_path, _) in enumerate(items):
+            f.write(readers.read_imagenette_image(image_path, IMAGENETTE_SIDE).tobytes())
+            if (i + 1) % PROGRESS_EVERY_IMAGES == 0 or i + 1 == len(items):
+                rate = (i + 1) / max(time.monotonic() - started_s, 1e-6)
+                log.info("%s: decoded %d of %d images (%.0f images/s)", split, i + 1, len(items),
+                         rate)
+    written = np.load(path, mmap_mode="r")
+    if written.shape != shape or written.dtype != np.uint8:  # the header must describe the data
+        raise RuntimeError(f"{path}: wrote {written.shape} {written.dtype}, meant {shape} uint8")
     np.save(work / f"{split}-labels.npy", np.array([label for _, label in items], dtype=np.int64))
 
 

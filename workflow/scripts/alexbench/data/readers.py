@@ -53,9 +53,10 @@ def _idx_header(path: Path, data: bytes, magic: int, dims: int) -> tuple[int, ..
                               f"({'images' if magic == IDX_IMAGES_MAGIC else 'labels'})")
     expected = header_bytes + int(np.prod(shape, dtype=np.int64))
     if len(data) != expected:
-        raise DataFormatError(f"{path}: header says {' x '.join(map(str, shape))} but the file holds "
-                              f"{len(data) - header_bytes} data bytes, expected "
-                              f"{expected - header_bytes} ({'truncated' if len(data) < expected else 'trailing bytes'})")
+        problem = "truncated" if len(data) < expected else "trailing bytes"
+        raise DataFormatError(f"{path}: header says {' x '.join(map(str, shape))} but the file "
+                              f"holds {len(data) - header_bytes} data bytes, expected "
+                              f"{expected - header_bytes} ({problem})")
     return tuple(shape)
 
 

@@ -152,7 +152,9 @@ def _cifar_files(dataset: str, seed: int, train_count: int, test_count: int) -> 
                          f"training images (one per batch file) and 1 test image")
     folder = official.CIFAR_FOLDER
     members = {
-        f"{folder}/{official.CIFAR_META}": ("\n".join(official.CIFAR_CLASS_NAMES) + "\n\n").encode(),
+        # The original ends with a blank line too.
+        f"{folder}/{official.CIFAR_META}":
+            ("\n".join(official.CIFAR_CLASS_NAMES) + "\n\n").encode(),
         f"{folder}/readme.html": b"<html><body>Synthetic CIFAR-10 (alexbench demo data): same "
                                  b"binary format as the original.</body></html>\n",
     }
