@@ -200,3 +200,22 @@ def test_downloader_needs_only_the_standard_library(tmp_path, payload, loopback_
                           capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes() == payload
+
+
+def test_digest_can_come_from_a_sha256sum_list(tmp_path, loopback_server, payload):
+    """The demo's synthetic archives carry their own SHA256SUMS; a file it does not list fails."""
+    sums = tmp_path / "SHA256SUMS"
+    sums.write_text(f"{'0' * 64}  other.bin\n{sha256(payload)} *file.bin\n")
+    python = REPO / ".venvs" / "report" / "bin" / "python"
+    out = tmp_path / "dl" / "file.bin"
+    proc = subprocess.run([str(python), str(DOWNLOAD), "--out", str(out), "--sha256-file", str(sums),
+                           "--url", loopback_server.url_for("a.bin")], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == payload
+    missing = tmp_path / "dl" / "unlisted.bin"
+    proc = subprocess.run([str(python), str(DOWNLOAD), "--out", str(missing), "--sha256-file", str(sums),
+                           "--url", loopback_server.url_for("a.bin")], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1 and "lists no digest for unlisted.bin" in proc.stderr
+    assert_nothing_left(missing)

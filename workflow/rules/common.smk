@@ -92,11 +92,11 @@ def get_download_urls(wildcards):
     urls = []
     mirror = config["mirror"]
     if mirror:
-        base = mirror if mirror.endswith("/") else mirror + "/"
+        base = mirror.rstrip("/")
         # A mirror may hold one folder per dataset (MNIST and Fashion-MNIST share file names)
         # or the files at its root; a 404 moves on at once.
-        urls += [f"{base}{dataset}/{name}", f"{base}{name}"]
-    urls += [base_url + name for base_url in config["datasets"][dataset]["urls"]]
+        urls += [f"{base}/{dataset}/{name}", f"{base}/{name}"]
+    urls += [f"{base_url}{name}" for base_url in config["datasets"][dataset]["urls"]]
     return urls
 
 
@@ -109,9 +109,9 @@ def get_download_inputs(wildcards):
 
 
 def get_expected_checksum_args(wildcards):
-    """--sha256 (and --bytes) from config; in demo mode read at job time from SHA256SUMS."""
+    """--sha256 (and --bytes) from config; in demo mode the synthesiser's own list of sums."""
     if DEMO:
-        return ""
+        return f"--sha256-file resources/synthetic/{wildcards.dataset}/SHA256SUMS"
     entry = config["datasets"][wildcards.dataset]["files"][wildcards.file]
     size = f" --bytes {entry['bytes']}" if "bytes" in entry else ""
     return f"--sha256 {entry['sha256']}{size}"
@@ -184,6 +184,14 @@ def get_cpu_timing_slot(wildcards):
 
 
 # --- results ---------------------------------------------------------------------------------
+def get_run_dir_of_output(wildcards, output):
+    return os.path.dirname(output.metrics)
+
+
+def get_run_dir_of_input(wildcards, input):
+    return os.path.dirname(input.metrics)
+
+
 def get_run_dirs():
     return [run.path for run in RUNS]
 

@@ -22,14 +22,6 @@ rule synthesize:
         " --format {params.format} --out resources/synthetic/{wildcards.dataset} --seed 0 > {log} 2>&1"
 
 
-# In demo mode the expected digest is the synthesiser's, read from its SHA256SUMS when the job runs.
-DOWNLOAD_CHECKSUM_ARGS = (
-    "--sha256 $(awk -v f={wildcards.file:q} '$2 == f || $2 == \"*\" f {{print $1}}' {input.sums})"
-    if DEMO
-    else "{params.checksum}"
-)
-
-
 rule download:
     input:
         unpack(get_download_inputs),
@@ -44,7 +36,7 @@ rule download:
         "../../envs/report.yaml"
     shell:
         # The downloader needs only the standard library: it runs before any venv exists.
-        "python3 workflow/scripts/download.py --out {output} " + DOWNLOAD_CHECKSUM_ARGS + " {params.urls} > {log} 2>&1"
+        "python3 workflow/scripts/download.py --out {output} {params.checksum} {params.urls} > {log} 2>&1"
 
 
 rule prepare:

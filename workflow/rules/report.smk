@@ -55,7 +55,7 @@ rule plot_run:
         "logs/report/plot_run/{framework}/{dataset}/{model}/{hardware}/seed{seed}.log",
     params:
         python=get_python("report"),
-        run_dir="results/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}",
+        run_dir=get_run_dir_of_input,
     conda:
         "../../envs/report.yaml"
     shell:

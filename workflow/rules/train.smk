@@ -25,7 +25,7 @@ rule train:
         experiment=get_experiment,
         source=get_source,
         settings=get_train_settings,
-        out_dir="results/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}",
+        out_dir=get_run_dir_of_output,
     conda:
         get_train_conda_file
     shell:

@@ -1,7 +1,7 @@
 """Download one official dataset file from mirrors, verify its sha256, move it into place.
 
     python workflow/scripts/download.py --out resources/downloads/mnist/train-images-idx3-ubyte.gz \
-        --sha256 HEX [--bytes N] --url URL1 --url URL2 ... [--timeout-s 60] [--retries 4]
+        (--sha256 HEX | --sha256-file SHA256SUMS) [--bytes N] --url URL1 --url URL2 ... [--timeout-s 60] [--retries 4]
 
 URLs are tried in the order given (http, https and file://). Exit status 1, with a message
 naming each URL and why it failed, when none yields the expected bytes. Stdlib only.
@@ -16,10 +16,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from alexbench.data.download import DownloadError, Expected, download  # noqa: E402
 
 
+def digest_from_list(sums: Path, file_name: str) -> str:
+    """The digest that a `sha256sum` output file lists for `file_name`."""
+    for line in sums.read_text().splitlines():
+        digest, _, name = line.partition(" ")
+        if name.strip().lstrip("*") == file_name:
+            return digest
+    raise ValueError(f"{sums} lists no digest for {file_name}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="final path of the file")
-    parser.add_argument("--sha256", required=True, help="expected sha256 of the whole file (hex)")
+    digest = parser.add_mutually_exclusive_group(required=True)
+    digest.add_argument("--sha256", help="expected sha256 of the whole file (hex)")
+    digest.add_argument("--sha256-file", type=Path,
+                        help="a sha256sum-format list to take the digest of --out's file name from "
+                             "(the demo's synthetic archives carry their own)")
     parser.add_argument("--bytes", type=int, default=None, dest="size_bytes",
                         help="expected size in bytes (optional extra check)")
     parser.add_argument("--url", action="append", required=True, dest="urls",
@@ -34,7 +47,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
     try:
-        expected = Expected(args.sha256, args.size_bytes)
+        sha256 = args.sha256 or digest_from_list(args.sha256_file, args.out.name)
+        expected = Expected(sha256, args.size_bytes)
         download(args.out, args.urls, expected, timeout_s=args.timeout_s, retries=args.retries,
                  backoff_s=args.backoff_s)
     except (DownloadError, ValueError) as exc:
