@@ -1,0 +1,378 @@
+"""The report stage on fixture run folders: tables, statistics, claim verdicts, missing/failed runs,
+bad run files, plots and the self-contained report.html.
+
+The fixture (tests/plugins/run_fixtures.py) is a 20-run matrix written through the real run
+contract: S0 with keras/gluon/pytorch on cpu and gpu, seeds 0-2 (gluon/gpu/seed2 failed,
+pytorch/cpu/seed1 diverged) and S3 with gluon/pytorch on gpu. The entry points run in the report
+venv, as the workflow runs them.
+"""
+import json
+import math
+import re
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from alexbench.common import run_contract
+from alexbench.reporting import claims, plots, runs, stats
+from conftest import run_in_env
+from plugins.run_fixtures import (CPU_NAME, GPU_NAME, aggregate_args, base_config, experiment,
+                                  run_dir_for, write_failed_log, write_run)
+
+REPORT_SIZE_LIMIT_BYTES = 3 * 1024 * 1024
+
+
+# --- statistics --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("df, expected", [(1, 12.706204736174698), (2, 4.302652729911275),
+                                          (4, 2.7764451051977987), (9, 2.2621571627409915),
+                                          (30, 2.0422724563012373)])
+def test_t_quantile_matches_published_tables(df, expected):
+    assert stats.t_quantile(0.975, df) == pytest.approx(expected, rel=1e-8)
+
+
+def test_mean_ci_of_a_known_triple_matches_hand_computation():
+    result = stats.mean_ci([0.990, 0.992, 0.994])
+    # mean 0.992; sd = sqrt((0.002^2 + 0 + 0.002^2) / 2) = 0.002; half = t(0.975, 2) * 0.002 / sqrt(3)
+    half = 4.302652729911275 * 0.002 / math.sqrt(3)
+    assert result.n == 3
+    assert result.mean == pytest.approx(0.992, abs=1e-12)
+    assert result.sd == pytest.approx(0.002, rel=1e-9)
+    assert (result.ci_low, result.ci_high) == pytest.approx((0.992 - half, 0.992 + half), rel=1e-9)
+
+
+def test_mean_ci_of_one_seed_has_no_spread_and_drops_missing_values():
+    single = stats.mean_ci([0.5, None, float("nan")])
+    assert single.n == 1 and single.mean == 0.5
+    assert math.isnan(single.sd) and math.isnan(single.ci_low) and math.isnan(single.ci_high)
+    assert stats.mean_ci([]).n == 0
+
+
+# --- tables from the fixture matrix -----------------------------------------------------------
+
+def test_performance_csv_has_one_row_per_expected_run_with_status(built_report):
+    perf = pd.read_csv(built_report.results / "performance.csv")
+    assert len(perf) == 20
+    assert perf["status"].value_counts().to_dict() == {"ok": 18, "failed": 1, "diverged": 1}
+    failed = perf[perf["status"] == "failed"].iloc[0]
+    assert (failed["framework"], failed["hardware"], failed["seed"]) == ("gluon", "gpu", 2)
+    assert "CUDA out of memory" in failed["failure_reason"]
+    diverged = perf[perf["status"] == "diverged"].iloc[0]
+    assert (diverged["framework"], diverged["hardware"], diverged["seed"]) == ("pytorch", "cpu", 1)
+    assert diverged["epochs_completed"] == 3
+    # Every metrics.json field flattened with dotted names; lists as JSON strings.
+    for column in ("versions.framework_detail.tensorflow", "device.name", "settings.optimizer.rho",
+                   "throughput.train_images_per_s", "test.accuracy", "memory.peak_rss_mb",
+                   "time_to_target_s", "timing_definition", "started_at"):
+        assert column in perf.columns, column
+    keras0 = perf[perf["run_id"] == "keras-mnist-alexnet-mnist-gpu-seed0"].iloc[0]
+    metrics = run_contract.read_metrics(built_report.matrix.root / "results/runs/keras/mnist/"
+                                        "alexnet-mnist/gpu/seed0/metrics.json")
+    assert json.loads(keras0["epoch_times_s"]) == metrics["epoch_times_s"]
+    assert keras0["train_time_s"] == metrics["train_time_s"]
+    assert keras0["device.name"] == GPU_NAME
+    # Integers stay integers next to a failed run's empty cells.
+    text = (built_report.results / "performance.csv").read_text()
+    assert ",12,32,adadelta," in text and ",12.0,32.0," not in text
+
+
+def test_summary_statistics_match_hand_computed_values(built_report):
+    summary = pd.read_csv(built_report.results / "summary.csv")
+    row = summary[(summary["experiment"] == "S0") & (summary["framework"] == "keras")
+                  & (summary["hardware"] == "gpu")].iloc[0]
+    # keras/gpu epoch times: 40 s x (1 + 0.02 * noise), first epoch x 1.15, noise 0, +1, -1 per seed.
+    times = [round(40 * (1 + 0.02 * n) * 1.15, 3) + 11 * round(40 * (1 + 0.02 * n), 3) for n in (0, 1, -1)]
+    mean = sum(times) / 3
+    sd = math.sqrt(sum((t - mean) ** 2 for t in times) / 2)
+    half = 4.302652729911275 * sd / math.sqrt(3)
+    assert (row["n_runs"], row["n_ok"], row["n_failed"], row["n_diverged"]) == (3, 3, 0, 0)
+    assert row["train_time_s_mean"] == pytest.approx(mean, rel=1e-6)
+    assert row["train_time_s_sd"] == pytest.approx(sd, rel=1e-6)
+    assert row["train_time_s_ci95_low"] == pytest.approx(mean - half, rel=1e-6)
+    assert row["train_time_s_ci95_high"] == pytest.approx(mean + half, rel=1e-6)
+    assert row["test_accuracy_mean"] == pytest.approx((0.9925 + 0.9930 + 0.9920) / 3)
+    # Failed and diverged seeds are counted, not averaged.
+    gluon_gpu = summary[(summary["framework"] == "gluon") & (summary["hardware"] == "gpu")
+                        & (summary["experiment"] == "S0")].iloc[0]
+    assert (gluon_gpu["n_runs"], gluon_gpu["n_ok"], gluon_gpu["n_failed"]) == (3, 2, 1)
+    assert gluon_gpu["test_accuracy_mean"] == pytest.approx((0.9915 + 0.9920) / 2)
+    torch_cpu = summary[(summary["framework"] == "pytorch") & (summary["hardware"] == "cpu")].iloc[0]
+    assert (torch_cpu["n_ok"], torch_cpu["n_diverged"], str(torch_cpu["seeds"])) == (2, 1, "0 2")
+    single = summary[summary["experiment"] == "S3"].iloc[0]
+    assert single["n_ok"] == 1 and math.isnan(single["test_accuracy_sd"])
+
+
+def test_markdown_table_follows_the_s0_readme_columns(built_report):
+    md = (built_report.results / "performance.md").read_text()
+    lines = md.splitlines()
+    header = ("| # | Framework | Framework version | Python version | Hardware | Seed | Status | "
+              "Training time (s) | Test loss | Test accuracy | Throughput (images/s) | Epochs | Parameters |")
+    assert lines.count(header) == 2  # one table per experiment (S0, S3)
+    assert "## S0: Keras, MNIST 28x28 (alexnet-mnist)" in lines
+    assert (f"| 1 | Keras | keras 3.15.1, tensorflow 2.21.0 | 3.11.9 | {CPU_NAME} | 0 | ok | 4981.5 | "
+            "0.0310 | 0.9925 | 146.3 | 12 | 1,890,890 |") in lines
+    # The failed run keeps its row: identity and status, no figures.
+    assert "| 15 | MXNet Gluon |  |  | gpu | 2 | failed |  |  |  |  |  |  |" in lines
+    assert any("| PyTorch | torch 2.13.0 | 3.11.9 |" in ln and "| diverged |" in ln and "| 3 |" in ln
+               for ln in lines)
+    rows = [ln for ln in lines if re.match(r"\| \d+ \|", ln)]
+    assert len(rows) == 20
+
+
+def test_html_table_is_the_same_table(built_report):
+    page = (built_report.results / "performance.html").read_text()
+    assert page.count("<tr data-run=") == 20
+    assert page.count("<table") == 2
+    assert ">Training time (s)</th>" in page and ">4981.5</td>" in page
+    assert "http" not in page  # standalone: nothing fetched
+
+
+def test_without_allow_missing_a_missing_run_stops_aggregation_naming_it(run_matrix):
+    proc = run_in_env("report", aggregate_args(run_matrix), check=False)
+    assert proc.returncode == 1
+    assert "gluon/mnist/alexnet-mnist/gpu/seed2/metrics.json is missing" in proc.stderr
+    assert "--allow-missing" in proc.stderr
+    assert not (run_matrix.root / "results" / "performance.csv").exists()
+
+
+def test_allow_missing_lists_failed_and_missing_runs_with_reasons(run_matrix):
+    results = run_matrix.root / "results"
+    # A run whose job never started (no folder at all), and one that crashed leaving only its log.
+    never_ran = run_dir_for(results / "runs", "keras", "mnist", "alexnet-mnist", "cpu", 7)
+    log_only = run_dir_for(results / "runs", "pytorch", "mnist", "alexnet-mnist", "gpu", 7)
+    write_failed_log(log_only, "cuDNN error: CUDNN_STATUS_INTERNAL_ERROR")
+    run_matrix.run_dirs += [never_ran, log_only]
+    run_matrix.config["experiments"]["S0"]["seeds"].append(7)
+    run_matrix.config_path.write_text(json.dumps(run_matrix.config))
+    run_in_env("report", aggregate_args(run_matrix, "--allow-missing"))
+    perf = pd.read_csv(results / "performance.csv").set_index("run_id")
+    assert len(perf) == 22
+    assert perf.loc["keras-mnist-alexnet-mnist-cpu-seed7", "status"] == "missing"
+    assert "never ran" in perf.loc["keras-mnist-alexnet-mnist-cpu-seed7", "failure_reason"]
+    assert perf.loc["keras-mnist-alexnet-mnist-cpu-seed7", "experiment"] == "S0"
+    assert perf.loc["pytorch-mnist-alexnet-mnist-gpu-seed7", "status"] == "failed"
+    assert "RuntimeError: cuDNN error" in perf.loc["pytorch-mnist-alexnet-mnist-gpu-seed7", "failure_reason"]
+    assert perf.loc["gluon-mnist-alexnet-mnist-gpu-seed2", "status"] == "failed"
+    md = (results / "performance.md").read_text()
+    assert md.count("| missing |") == 1 and md.count("| failed |") == 2
+
+
+@pytest.mark.parametrize("allow_missing", [False, True])
+def test_a_metrics_file_breaking_the_schema_stops_aggregation_naming_file_and_field(run_matrix, allow_missing):
+    bad = run_matrix.run_dirs[4] / "metrics.json"
+    doc = json.loads(bad.read_text())
+    doc["test"]["accuracy"] = 1.7
+    bad.write_text(json.dumps(doc))
+    proc = run_in_env("report", aggregate_args(run_matrix, *(["--allow-missing"] if allow_missing else [])),
+                      check=False)
+    assert proc.returncode == 1
+    assert str(bad) in proc.stderr and "$.test.accuracy" in proc.stderr
+    assert not (run_matrix.root / "results" / "performance.csv").exists()
+
+
+def test_a_metrics_file_in_the_wrong_folder_is_rejected(tmp_path):
+    runs_root = tmp_path / "results" / "runs"
+    run_dir = write_run(runs_root, "keras", seed=0)
+    moved = run_dir_for(runs_root, "keras", "mnist", "alexnet-mnist", "cpu", 5)
+    run_dir.rename(moved)
+    with pytest.raises(ValueError, match=r"seed5/metrics.json: field run says .*'seed': 0"):
+        runs.read_run(moved, {})
+
+
+# --- claims ----------------------------------------------------------------------------------
+
+def _claims_csv(built_report):
+    return pd.read_csv(built_report.results / "claims.csv")
+
+
+def _verdict(frame, **where):
+    sel = frame
+    for key, value in where.items():
+        sel = sel[sel[key] == value]
+    assert len(sel) == 1, where
+    return sel.iloc[0]
+
+
+def test_claim_verdicts_on_the_fixture_matrix(built_report):
+    frame = _claims_csv(built_report)
+    # S0's claim names keras only: no gluon/pytorch rows; one row per hardware and metric.
+    assert set(frame[frame["experiment"] == "S0"]["framework"]) == {"keras"}
+    acc = _verdict(frame, experiment="S0", hardware="gpu", metric="test_accuracy")
+    assert acc["verdict"] == "reproduced" and acc["measured"] == pytest.approx(0.9925)
+    time_gpu = _verdict(frame, experiment="S0", hardware="gpu", metric="train_time_s")
+    assert time_gpu["verdict"] == "reproduced" and "tolerance ±25%" in time_gpu["reason"]
+    time_cpu = _verdict(frame, experiment="S0", hardware="cpu", metric="train_time_s")
+    assert time_cpu["verdict"] == "not comparable"
+    assert time_cpu["reason"] == f"different hardware: published on {GPU_NAME}, measured on {CPU_NAME}"
+    # Accuracy does not depend on the device: comparable on the CPU too.
+    assert _verdict(frame, experiment="S0", hardware="cpu", metric="test_accuracy")["verdict"] == "reproduced"
+    # S3 published after epoch 9 of 10: read from history.csv at epoch 9.
+    s3_acc = _verdict(frame, experiment="S3", metric="test_accuracy")
+    history = run_contract.read_history(built_report.results / "runs/gluon/cifar10/alexnet-224/gpu/seed0/history.csv")
+    assert s3_acc["measured"] == pytest.approx(history[8]["val_accuracy"])
+    assert s3_acc["verdict"] == "reproduced" and "epoch 9" in s3_acc["reason"]
+    s3_train = _verdict(frame, experiment="S3", metric="train_accuracy")
+    assert s3_train["verdict"] == "not reproduced" and "> 0.02" in s3_train["reason"]
+    s3_time = _verdict(frame, experiment="S3", metric="epoch_time_s")
+    assert s3_time["verdict"] == "not comparable" and "did not state its hardware" in s3_time["reason"]
+
+
+def _one_workload(tmp_path, claim, tolerance=None, **run_kwargs):
+    runs_root = tmp_path / "results" / "runs"
+    published = {"reference": "test", "claims": [claim], "tolerance": tolerance or {}}
+    config = base_config({"S0": experiment("t", ["keras"], "alexnet-mnist", "mnist", ["gpu"], [0, 1], 12,
+                                           published, "S0")})
+    failed = run_kwargs.pop("failed_seeds", ())
+    dirs = [write_run(runs_root, "keras", hardware="gpu", seed=s,
+                      failed="boom" if s in failed else None, **run_kwargs) for s in (0, 1)]
+    collected = runs.collect_runs(dirs, config, allow_missing=True)
+    return claims.evaluate_claims(config, collected)
+
+
+GPU_CLAIM = {"framework": "keras", "hardware": GPU_NAME, "epochs": 12,
+             "metrics": {"test_accuracy": 0.99, "train_images_per_s": 1500.0}}
+
+
+def test_claims_of_a_smoke_run_are_not_comparable(tmp_path):
+    verdicts = _one_workload(tmp_path, GPU_CLAIM, smoke=True)
+    assert {v.verdict for v in verdicts} == {"not comparable"}
+    assert all(v.reason.startswith("smoke run") for v in verdicts)
+
+
+def test_claims_after_more_epochs_than_trained_are_not_comparable(tmp_path):
+    verdicts = _one_workload(tmp_path, GPU_CLAIM, epochs=10)
+    acc = [v for v in verdicts if v.metric == "test_accuracy"][0]
+    assert acc.verdict == "not comparable"
+    assert acc.reason == "fewer epochs: run trained 10, published after 12"
+
+
+def test_claims_of_failed_runs_are_not_comparable(tmp_path):
+    verdicts = _one_workload(tmp_path, GPU_CLAIM, failed_seeds=(0, 1))
+    assert {v.verdict for v in verdicts} == {"not comparable"}
+    assert all(v.reason.startswith("run failed: seed 0: failed (RuntimeError: boom)") for v in verdicts)
+    assert all(v.measured is None for v in verdicts)
+
+
+def test_claims_of_diverged_runs_are_not_comparable(tmp_path):
+    verdicts = _one_workload(tmp_path, GPU_CLAIM, status="diverged", epochs_completed=4)
+    assert {v.verdict for v in verdicts} == {"not comparable"}
+    assert "seed 1: diverged after 4 epochs" in verdicts[0].reason
+
+
+def test_claim_tolerances_absolute_for_accuracy_relative_for_throughput(tmp_path):
+    # Seeds 0 and 1: accuracy 0.9925 and 0.9930; throughput 1500.0 and 1470.59 images/s.
+    tolerance = {"test_accuracy": 0.005, "train_images_per_s": 0.25}
+    near = dict(GPU_CLAIM, metrics={"test_accuracy": 0.99275 + 0.0049, "train_images_per_s": 1485.3 * 1.3})
+    far = dict(GPU_CLAIM, metrics={"test_accuracy": 0.99275 + 0.0051, "train_images_per_s": 1485.3 * 1.36})
+    v_near = {v.metric: v for v in _one_workload(tmp_path / "a", near, tolerance)}
+    v_far = {v.metric: v for v in _one_workload(tmp_path / "b", far, tolerance)}
+    assert v_near["test_accuracy"].measured == pytest.approx(0.99275)
+    assert v_near["test_accuracy"].verdict == "reproduced"            # 0.0049 <= 0.005, absolute
+    assert v_far["test_accuracy"].verdict == "not reproduced"         # 0.0051 > 0.005
+    assert v_near["train_images_per_s"].verdict == "reproduced"       # -23% of published, within 25%
+    assert v_far["train_images_per_s"].verdict == "not reproduced"    # -26.5%
+    assert "-26%" in v_far["train_images_per_s"].reason or "−26%" in v_far["train_images_per_s"].reason
+
+
+def test_device_names_match_loosely_but_not_across_models():
+    assert claims.same_device("Tesla V100", "Tesla V100-SXM2-16GB")
+    assert claims.same_device("NVIDIA GeForce MX250", "GeForce MX250")
+    assert not claims.same_device("NVIDIA GeForce MX250", "NVIDIA GeForce RTX 3090")
+    assert not claims.same_device("Tesla V100", "Tesla V1000")
+
+
+# --- plots -----------------------------------------------------------------------------------
+
+def _has_colour(png, hex_colour, tolerance=12):
+    target = tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    colours = Image.open(png).convert("RGB").getcolors(maxcolors=1 << 16)
+    return any(all(abs(c - t) <= tolerance for c, t in zip(rgb, target)) and n > 20 for n, rgb in colours)
+
+
+# One axis label (with its unit) each comparison plot must carry; SVG keeps text as text.
+AXIS_LABELS = {"train_time": "Training time (s)", "throughput": "Training throughput (images/s)",
+               "test_accuracy": "Test accuracy", "accuracy_vs_time": "Training time (s)",
+               "learning_curves": "Validation accuracy"}
+
+
+def test_comparison_plots_exist_with_one_colour_per_framework(built_report):
+    out = built_report.results / "plots" / "comparison"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{stem}.{ext}" for stem in plots.COMPARISON_PLOTS for ext in ("png", "svg"))
+    for stem in plots.COMPARISON_PLOTS:
+        png = out / f"{stem}.png"
+        width, height = Image.open(png).size
+        assert 300 < width < 1400 and 200 < height < 1000, (stem, width, height)
+        for framework, colour in plots.FRAMEWORK_COLOURS.items():
+            assert _has_colour(png, colour), f"{stem}.png lacks {framework}'s colour {colour}"
+        svg = (out / f"{stem}.svg").read_text()
+        assert AXIS_LABELS[stem] in svg, f"{stem}.svg: axis label {AXIS_LABELS[stem]!r} missing"
+
+
+def test_plot_run_cli_draws_accuracy_and_loss(built_report, tmp_path):
+    run_dir = built_report.matrix.diverged
+    out = tmp_path / "curves.png"
+    run_in_env("report", ["workflow/scripts/plot_run.py", "--run-dir", run_dir, "--out", out])
+    image = Image.open(out)
+    assert image.size[0] > 500 and image.size[1] > 200
+    assert out.stat().st_size < 60_000
+    proc = run_in_env("report", ["workflow/scripts/plot_run.py", "--run-dir", built_report.matrix.failed,
+                                 "--out", tmp_path / "none.png"], check=False)
+    assert proc.returncode == 1 and "metrics.json" in proc.stderr
+    assert not (tmp_path / "none.png").exists()
+
+
+# --- report.html -----------------------------------------------------------------------------
+
+def test_report_is_self_contained_and_small(built_report):
+    page = built_report.report.read_text()
+    size = built_report.report.stat().st_size
+    print(f"report.html for a 20-run matrix: {size / 1024:.0f} kB")
+    assert size < REPORT_SIZE_LIMIT_BYTES
+    # No external reference of any kind: every image inline, no links/scripts/styles fetched.
+    assert not re.search(r"""(src|href)\s*=\s*["'](?!data:|#)""", page)
+    assert "@import" not in page and "url(" not in page
+    assert page.count('src="data:image/png;base64,') == 19 + len(plots.COMPARISON_PLOTS)
+    # One table row and one details section per run, linked by anchor.
+    assert page.count("<tr data-run=") == 20
+    for run_dir in built_report.matrix.run_dirs:
+        run_id = runs.identity_from_path(run_dir)
+        anchor = "run-{framework}-{dataset}-{model}-{hardware}-seed{seed}".format(**run_id)
+        assert f'id="{anchor}"' in page and f'href="#{anchor}"' in page
+
+
+def test_report_headline_names_the_fastest_framework_per_workload(built_report):
+    page = built_report.report.read_text()
+    headline = page[page.index('<section id="headline">'):page.index('<section id="runs">')]
+    rows = re.findall(r"<tr>(.*?)</tr>", headline, re.S)
+    fastest = [r for r in rows if "(fastest)" in r]
+    # S0 cpu, S0 gpu, S3 gpu: PyTorch has the smallest fixture epoch times on both S0 workloads.
+    assert len(fastest) == 3
+    assert "PyTorch (fastest)" in fastest[0] and "PyTorch (fastest)" in fastest[1]
+    assert "4,330.3" in fastest[0]  # mean of the two ok pytorch cpu seeds; the diverged one is left out
+
+
+def test_report_provenance_and_claims(built_report):
+    page = built_report.report.read_text()
+    prov = page[page.index('<section id="provenance">'):]
+    assert "9.27.1" in prov
+    assert "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609" in prov
+    assert "2.21.0" in prov and "1.9.1" in prov and "2.13.0" in prov
+    assert re.search(r"Git commit</td><td><code>([0-9a-f]{40}|unknown)</code>", prov)
+    claims_html = page[page.index('<section id="claims">'):page.index('<section id="plots">')]
+    for verdict in ("reproduced", "not-reproduced", "not-comparable"):
+        assert f'class="verdict-{verdict}"' in claims_html
+
+
+def test_make_report_refuses_a_stale_performance_table(built_report, tmp_path):
+    results = built_report.results
+    matrix = built_report.matrix
+    args = ["workflow/scripts/make_report.py", "--config", matrix.config_path,
+            "--performance", results / "performance.csv", "--summary", results / "summary.csv",
+            "--plots-dir", results / "plots"]
+    for run_dir in matrix.run_dirs[:-1]:
+        args += ["--run-dir", run_dir]
+    proc = run_in_env("report", args + ["--out", tmp_path / "r.html"], check=False)
+    assert proc.returncode == 1 and "only in the table: ['pytorch-cifar10-alexnet-224-gpu-seed0']" in proc.stderr
+    assert not (tmp_path / "r.html").exists()

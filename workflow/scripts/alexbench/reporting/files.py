@@ -1,0 +1,34 @@
+"""Atomic output files for the report stage: write to a temporary file in the same folder, then
+os.replace, so an interrupted job never leaves a table or image that looks complete.
+Not for reading anything."""
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomically(path, write, mode: str = "w") -> Path:
+    """Call write(file_object) on a temp file next to `path`, then move it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": ""} if "b" not in mode else {})) as f:
+            write(f)
+        # mkstemp creates 0600; results are ordinary files others may read (umask decides).
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_text(path, text: str) -> Path:
+    return write_atomically(path, lambda f: f.write(text))

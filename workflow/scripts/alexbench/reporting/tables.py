@@ -1,0 +1,277 @@
+"""Tables from collected runs: the per-run performance table, the per-workload summary with
+Student-t intervals, the headline "fastest framework per workload", and their Markdown/HTML forms.
+
+Input is a list of `runs.Run`; output is pandas DataFrames and strings. Not for reading files
+(`runs`), claims (`claims`) or page layout (`html`).
+"""
+import html
+import json
+import math
+
+import pandas as pd
+
+from alexbench.reporting.runs import framework_rank
+from alexbench.reporting.stats import mean_ci
+
+IDENTITY = ["experiment", "framework", "dataset", "model", "hardware", "seed"]
+GROUP = ["experiment", "framework", "dataset", "model", "hardware"]
+# (summary column stem, performance.csv column) of the figures summarised over seeds.
+SUMMARISED = [("test_accuracy", "test.accuracy"), ("train_time_s", "train_time_s"),
+              ("train_images_per_s", "throughput.train_images_per_s")]
+FRAMEWORK_NAMES = {"keras": "Keras", "gluon": "MXNet Gluon", "pytorch": "PyTorch"}
+# Package names whose versions describe each framework, in the order shown.
+FRAMEWORK_PACKAGES = {"keras": ["keras", "tensorflow"], "gluon": ["mxnet"], "pytorch": ["torch"]}
+
+
+def flatten(document: dict, prefix: str = "") -> dict:
+    """Nested dict -> {dotted.name: value}; lists become JSON strings (one CSV cell each)."""
+    flat = {}
+    for key, value in document.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, name + "."))
+        elif isinstance(value, dict):
+            flat[name] = None
+        elif isinstance(value, list):
+            flat[name] = json.dumps(value)
+        else:
+            flat[name] = value
+    return flat
+
+
+def performance_frame(runs) -> pd.DataFrame:
+    """One row per expected run: identity, status, failure reason and every metrics.json field.
+
+    metrics.json's own `run.*` fields are folded into the identity columns (they are checked
+    equal to the folder's when read); `status` is ok/diverged from metrics.json, or
+    failed/missing for runs without one.
+    """
+    rows = []
+    for run in runs:
+        row = {"run_id": run.run_id, "experiment": run.experiment, "framework": run.framework,
+               "dataset": run.dataset, "model": run.model, "hardware": run.hardware,
+               "seed": run.seed, "status": run.status, "failure_reason": run.failure_reason,
+               "run_dir": str(run.run_dir)}
+        if run.metrics:
+            flat = flatten(run.metrics)
+            row["source"] = flat.pop("run.source")
+            for key in [k for k in flat if k.startswith("run.")]:
+                flat.pop(key)
+            flat.pop("status")
+            row.update(flat)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if "source" not in frame:
+        frame["source"] = None
+    # Failed runs leave holes; keep integer and boolean fields integral/boolean in the CSV
+    # (pandas would otherwise turn 12 into 12.0 next to a missing value).
+    for column in frame.columns:
+        values = [row[column] for row in rows if row.get(column) is not None]
+        if values and all(isinstance(v, bool) for v in values):
+            frame[column] = frame[column].astype("boolean")
+        elif values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+# Columns kept as text when performance.csv is read back ("1.10" must not become 1.1).
+TEXT_PREFIXES = ("versions.", "device.name", "device.hostname", "run_id", "failure_reason",
+                 "run_dir", "started_at", "finished_at", "timing_definition", "weights_file",
+                 "settings.validation", "settings.optimizer.name", "experiment", "source",
+                 "epoch_times_s")
+
+
+def read_performance(path) -> pd.DataFrame:
+    """performance.csv as written by aggregate.py, with version and name columns kept as text."""
+    header = pd.read_csv(path, nrows=0).columns
+    frame = pd.read_csv(path, dtype={c: str for c in header if c.startswith(TEXT_PREFIXES)})
+    for column in ("framework", "dataset", "model", "hardware", "status"):
+        if column not in frame:
+            raise ValueError(f"{path}: column {column!r} is missing; was it written by aggregate.py?")
+    return frame
+
+
+def _ok(perf: pd.DataFrame) -> pd.DataFrame:
+    return perf[perf["status"] == "ok"]
+
+
+def summary_frame(perf: pd.DataFrame) -> pd.DataFrame:
+    """Per experiment x framework x dataset x model x hardware: seed counts, and mean, sd and 95%
+    Student-t interval of test accuracy, training time and training throughput over the 'ok' runs
+    (diverged, failed and missing runs are counted, not averaged)."""
+    rows = []
+    for key, group in perf.groupby(GROUP, sort=True, dropna=False):
+        row = dict(zip(GROUP, key))
+        ok = _ok(group)
+        row.update(n_runs=len(group), n_ok=len(ok), n_diverged=int((group["status"] == "diverged").sum()),
+                   n_failed=int(group["status"].isin(["failed", "missing"]).sum()),
+                   seeds=" ".join(str(s) for s in sorted(ok["seed"])))
+        names = ok["device.name"].dropna().unique() if "device.name" in ok else []
+        row["device"] = ", ".join(sorted(names))
+        row["smoke"] = bool(any(_is_true(v) for v in ok["smoke"])) if "smoke" in ok else False
+        for stem, column in SUMMARISED:
+            values = pd.to_numeric(ok[column], errors="coerce") if column in ok else []
+            stats = mean_ci(list(values))
+            row.update({f"{stem}_mean": stats.mean, f"{stem}_sd": stats.sd,
+                        f"{stem}_ci95_low": stats.ci_low, f"{stem}_ci95_high": stats.ci_high})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    order = frame["framework"].map(framework_rank) if len(frame) else []
+    frame = frame.assign(_order=order).sort_values(["experiment", "dataset", "model", "hardware", "_order"],
+                                                    kind="stable")
+    return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def framework_version(row) -> str:
+    """'keras 3.15.1, tensorflow 2.21.0' from versions.framework_detail, else versions.framework."""
+    names = FRAMEWORK_PACKAGES.get(row.get("framework"), [])
+    parts = [f"{n} {row[f'versions.framework_detail.{n}']}" for n in names
+             if _present(row.get(f"versions.framework_detail.{n}"))]
+    if parts:
+        return ", ".join(parts)
+    version = row.get("versions.framework")
+    return str(version) if _present(version) else ""
+
+
+def _present(value) -> bool:
+    return value is not None and value is not pd.NA and not (isinstance(value, float) and math.isnan(value))
+
+
+def _text(value) -> str:
+    return str(value) if _present(value) else ""
+
+
+def _is_true(value) -> bool:
+    # performance.csv read back gives True/False/NaN (numpy bools), fresh frames Python bools.
+    return _present(value) and str(value) == "True"
+
+
+def _fmt(value, digits: int) -> str:
+    if not _present(value):
+        return ""
+    return f"{float(value):.{digits}f}"
+
+
+def _fmt_int(value) -> str:
+    return f"{int(value):,}" if _present(value) else ""
+
+
+# Columns of the README-style table: (header, formatter of a performance row).
+TABLE_COLUMNS = [
+    ("Framework", lambda r: FRAMEWORK_NAMES.get(r["framework"], r["framework"])),
+    ("Framework version", framework_version),
+    ("Python version", lambda r: _text(r.get("versions.python"))),
+    ("Hardware", lambda r: _text(r.get("device.name")) or r["hardware"]),
+    ("Seed", lambda r: str(r["seed"])),
+    ("Status", lambda r: r["status"] + (" (smoke)" if _is_true(r.get("smoke")) else "")),
+    ("Training time (s)", lambda r: _fmt(r.get("train_time_s"), 1)),
+    ("Test loss", lambda r: _fmt(r.get("test.loss"), 4)),
+    ("Test accuracy", lambda r: _fmt(r.get("test.accuracy"), 4)),
+    ("Throughput (images/s)", lambda r: _fmt(r.get("throughput.train_images_per_s"), 1)),
+    ("Epochs", lambda r: _fmt_int(r.get("epochs_completed"))),
+    ("Parameters", lambda r: _fmt_int(r.get("parameters"))),
+]
+
+
+def experiment_title(config: dict, experiment) -> str:
+    exp = (config.get("experiments") or {}).get(experiment) or {}
+    title = exp.get("title")
+    return f"{experiment}: {title}" if title else str(experiment)
+
+
+def readme_tables(perf: pd.DataFrame, config: dict):
+    """[(experiment title, header list, rows of cell strings, run ids)] in the seed S0 README
+    style: one table per experiment, rows numbered from 1."""
+    tables = []
+    for experiment, group in perf.groupby("experiment", sort=True, dropna=False):
+        header = ["#"] + [h for h, _ in TABLE_COLUMNS]
+        rows = [[str(i)] + [fmt(row) for _, fmt in TABLE_COLUMNS]
+                for i, row in enumerate((r for _, r in group.iterrows()), start=1)]
+        tables.append((experiment_title(config, experiment), header, rows, list(group["run_id"])))
+    return tables
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown(perf: pd.DataFrame, config: dict) -> str:
+    """performance.md: a heading and a README-style table per experiment, ready to paste."""
+    out = ["# alexbench: measured performance", ""]
+    for title, header, rows, _ in readme_tables(perf, config):
+        out += [f"## {title}", "", "| " + " | ".join(header) + " |",
+                "|" + "|".join("--:" if h in NUMERIC_HEADERS or h == "#" else "---"
+                               for h in header) + "|"]
+        out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+        out.append("")
+    return "\n".join(out)
+
+
+NUMERIC_HEADERS = {"Training time (s)", "Test loss", "Test accuracy", "Throughput (images/s)",
+                   "Epochs", "Parameters", "Seed"}
+
+
+def html_tables(perf: pd.DataFrame, config: dict, link_runs: bool = False) -> str:
+    """The README-style tables as HTML (<h3> + <table> per experiment). With `link_runs` the
+    '#' cell links to the run's details (#run-<run_id>) inside report.html."""
+    parts = []
+    for title, header, rows, run_ids in readme_tables(perf, config):
+        head = "".join(f'<th class="{"num" if h in NUMERIC_HEADERS else ""}">{html.escape(h)}</th>'
+                       for h in header)
+        body = []
+        for row, run_id in zip(rows, run_ids):
+            cells = []
+            for h, cell in zip(header, row):
+                text = html.escape(cell)
+                if h == "#" and link_runs:
+                    text = f'<a href="#run-{html.escape(run_id)}">{text}</a>'
+                cls = "num" if h in NUMERIC_HEADERS or h == "#" else ""
+                if h == "Status":
+                    cls = f"status-{html.escape(cell.split()[0])}"
+                cells.append(f'<td class="{cls}">{text}</td>')
+            body.append(f'<tr data-run="{html.escape(run_id)}">{"".join(cells)}</tr>')
+        parts.append(f"<h3>{html.escape(title)}</h3>\n<table class=\"runs sortable\">"
+                     f"<thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body) + "\n</tbody></table>")
+    return "\n".join(parts)
+
+
+def html_document(perf: pd.DataFrame, config: dict) -> str:
+    """performance.html: the tables as a small standalone page (no external resources)."""
+    style = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}"
+             "th,td{border:1px solid #ccc;padding:.25em .5em}td.num{text-align:right}"
+             "th{background:#f0f0f0}")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>alexbench: measured performance</title><style>{style}</style></head><body>\n"
+            "<h1>alexbench: measured performance</h1>\n" + html_tables(perf, config) + "\n</body></html>\n")
+
+
+def headline(summary: pd.DataFrame) -> list[dict]:
+    """Per workload (experiment x dataset x model x hardware): frameworks ranked by mean training
+    time over ok seeds, fastest first, with throughput and accuracy; frameworks without an ok run
+    come last with their failure counts."""
+    workloads = []
+    for key, group in summary.groupby(["experiment", "dataset", "model", "hardware"], sort=True,
+                                      dropna=False):
+        measured = group[group["n_ok"] > 0].sort_values("train_time_s_mean")
+        unmeasured = group[group["n_ok"] == 0]
+        entries = []
+        slowest = measured["train_time_s_mean"].max() if len(measured) else math.nan
+        for _, row in measured.iterrows():
+            entries.append({"framework": row["framework"], "n_ok": int(row["n_ok"]),
+                            "n_runs": int(row["n_runs"]), "device": row["device"],
+                            "train_time_s": row["train_time_s_mean"],
+                            "train_images_per_s": row["train_images_per_s_mean"],
+                            "test_accuracy": row["test_accuracy_mean"],
+                            "test_accuracy_sd": row["test_accuracy_sd"],
+                            "speedup_vs_slowest": slowest / row["train_time_s_mean"]
+                            if row["train_time_s_mean"] else math.nan,
+                            "smoke": bool(row["smoke"])})
+        for _, row in unmeasured.iterrows():
+            entries.append({"framework": row["framework"], "n_ok": 0, "n_runs": int(row["n_runs"]),
+                            "device": "", "train_time_s": math.nan, "train_images_per_s": math.nan,
+                            "test_accuracy": math.nan, "test_accuracy_sd": math.nan,
+                            "speedup_vs_slowest": math.nan, "smoke": False})
+        workloads.append({"experiment": key[0], "dataset": key[1], "model": key[2],
+                          "hardware": key[3], "ranking": entries,
+                          "fastest": entries[0]["framework"] if len(measured) else None})
+    return workloads
