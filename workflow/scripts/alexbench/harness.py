@@ -331,6 +331,8 @@ def main(argv=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     # A metrics.json left from an earlier run would make this one look complete if it dies.
     (out_dir / run_contract.METRICS_FILE).unlink(missing_ok=True)
+    for leftover in out_dir.glob(".*.tmp"):  # temp files of a killed earlier run
+        leftover.unlink()
 
     set_runtime_env(args.threads)
     if args.hardware == "gpu" and not hardware.gpu_visible():
