@@ -85,6 +85,24 @@ def test_two_epoch_run_writes_a_valid_run_contract(framework, prepared_data, tmp
     assert len(epoch_lines) == 2 and "epoch 2/2 train_loss=" in epoch_lines[1]
 
 
+def test_alexnet_2012_on_imagenette_like_data_publishes_top5(prepared_data, tmp_path):
+    # The 60 M-parameter network at 227x227 with random crops and flips: PyTorch only (cost).
+    data = prepared_data("imagenette", 16, 8)
+    metrics, _ = train("pytorch", data, tmp_path / "run",
+                       settings(epochs=1, batch_size=8, optimizer={
+                           "name": "sgd", "learning_rate": 0.01, "momentum": 0.9,
+                           "weight_decay": 0.0005},
+                           lr_schedule={"name": "reduce_on_plateau", "factor": 0.1,
+                                        "patience": 2}),
+                       model="alexnet-2012")
+    jsonschema.Draft202012Validator(METRICS_SCHEMA).validate(metrics)
+    assert metrics["parameters"] > 50_000_000
+    assert metrics["test"]["top5_accuracy"] >= metrics["test"]["accuracy"]
+    assert metrics["settings"]["optimizer"]["weight_decay"] == 0.0005
+    assert metrics["settings"]["lr_schedule"] == {"name": "reduce_on_plateau", "factor": 0.1,
+                                                  "patience": 2}
+
+
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_same_seed_gives_identical_results_and_another_seed_does_not(framework, prepared_data,
                                                                      tmp_path):
@@ -229,6 +247,14 @@ def test_holdout_is_seeded_disjoint_and_sized(spec, expected):
     assert np.array_equal(val_idx, prepared.holdout_indices(100, spec, seed=3)[1])
     assert not np.array_equal(val_idx, prepared.holdout_indices(100, spec, seed=4)[1])
     assert prepared.holdout_indices(100, "test", seed=3)[1] is None
+
+
+def test_holdout_count_keeps_its_share_on_a_smoke_subset():
+    # S1's 'holdout:5000' of CIFAR-10's 50,000 in smoke mode (256 images): 10%, not an error.
+    train_idx, val_idx = prepared.holdout_indices(256, "holdout:5000", seed=0, full_count=50000)
+    assert len(val_idx) == 26 and len(train_idx) == 230
+    with pytest.raises(ValueError, match="holdout:5000"):
+        prepared.holdout_indices(256, "holdout:5000", seed=0)
 
 
 @pytest.mark.parametrize("spec", ["holdout:1.5", "holdout:100", "holdout:", "val", "holdout:x"])

@@ -367,7 +367,7 @@ def train(args, backend, device, started_at):
     train_split = prepared.first_n(data.train, settings["max_train_images"])
     test_split = prepared.first_n(data.test, settings["max_test_images"])
     train_idx, val_idx = prepared.holdout_indices(len(train_split), settings["validation"],
-                                                  args.seed)
+                                                  args.seed, full_count=len(data.train))
     val_split, val_idx = (test_split, np.arange(len(test_split))) if val_idx is None \
         else (train_split, val_idx)
     test_idx = np.arange(len(test_split))

@@ -123,18 +123,26 @@ def parse_validation(spec):
                          "(0, 1)>' or 'holdout:<count>'") from None
 
 
-def holdout_indices(n_train, spec, seed):
+def holdout_indices(n_train, spec, seed, full_count=None):
     """Seeded split of range(n_train) into (train_indices, validation_indices), both sorted.
 
     For 'test' every index trains and validation_indices is None (validate on the test set).
-    A count larger than the training set minus one image is an error.
+    `full_count`: size of the whole training set when n_train is a smoke-mode subset of it; a
+    hold-out count then keeps its share of the whole set (5000 of 50000 -> 10% of the subset),
+    so 'holdout:5000' still works on 256 images. A count that leaves no training image is an
+    error.
     """
     parsed = parse_validation(spec)
     everything = np.arange(n_train, dtype=np.int64)
     if parsed is None:
         return everything, None
     kind, value = parsed
-    n_val = int(round(n_train * value)) if kind == "fraction" else value
+    if kind == "fraction":
+        n_val = int(round(n_train * value))
+    elif full_count is not None and n_train < full_count:
+        n_val = max(1, int(round(n_train * value / full_count)))
+    else:
+        n_val = value
     if not 1 <= n_val < n_train:
         raise ValueError(f"settings.validation: {spec!r} holds out {n_val} of {n_train} training "
                          "images; it must leave at least one on each side")
