@@ -30,7 +30,9 @@ validate(config, "../schemas/config.schema.yaml", set_default=False)
 USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 DEMO = config["demo"]
 RUNS = expand_runs(config, gpu_visible=gpu_visible())
-RUN_BY_KEY = {(r.framework, r.dataset, r.model, r.hardware, str(r.seed)): r for r in RUNS}
+RUN_BY_KEY = {
+    (r.framework, r.dataset, r.model, r.hardware, str(r.seed)): r for r in RUNS
+}
 DATASETS_USED = sorted({r.dataset for r in RUNS})
 
 
@@ -81,7 +83,10 @@ def get_dataset_files(wildcards):
 
 
 def get_download_paths(dataset):
-    return [f"resources/downloads/{dataset}/{name}" for name in config["datasets"][dataset]["files"]]
+    return [
+        f"resources/downloads/{dataset}/{name}"
+        for name in config["datasets"][dataset]["files"]
+    ]
 
 
 def get_download_urls(wildcards):
@@ -105,7 +110,9 @@ def get_download_url_args(wildcards):
 
 
 def get_download_inputs(wildcards):
-    return {"sums": f"resources/synthetic/{wildcards.dataset}/SHA256SUMS"} if DEMO else {}
+    return (
+        {"sums": f"resources/synthetic/{wildcards.dataset}/SHA256SUMS"} if DEMO else {}
+    )
 
 
 def get_expected_checksum_args(wildcards):
@@ -117,7 +124,13 @@ def get_expected_checksum_args(wildcards):
     return f"--sha256 {entry['sha256']}{size}"
 
 
-PREPARED_FILES = ["train-images.npy", "train-labels.npy", "test-images.npy", "test-labels.npy", "meta.json"]
+PREPARED_FILES = [
+    "train-images.npy",
+    "train-labels.npy",
+    "test-images.npy",
+    "test-labels.npy",
+    "meta.json",
+]
 
 
 def get_prepared_files(dataset):
@@ -126,13 +139,20 @@ def get_prepared_files(dataset):
 
 # --- training --------------------------------------------------------------------------------
 def get_run(wildcards):
-    key = (wildcards.framework, wildcards.dataset, wildcards.model, wildcards.hardware, wildcards.seed)
+    key = (
+        wildcards.framework,
+        wildcards.dataset,
+        wildcards.model,
+        wildcards.hardware,
+        wildcards.seed,
+    )
     try:
         return RUN_BY_KEY[key]
     except KeyError:
         raise WorkflowError(
             f"no experiment in config.yaml trains {wildcards.model} on {wildcards.dataset} with "
-            f"{wildcards.framework} on {wildcards.hardware}, seed {wildcards.seed}") from None
+            f"{wildcards.framework} on {wildcards.hardware}, seed {wildcards.seed}"
+        ) from None
 
 
 def get_training_code(wildcards):
@@ -154,7 +174,9 @@ def get_train_inputs(wildcards):
 
 
 def get_train_settings(wildcards):
-    return json.dumps(training_settings(config, get_run(wildcards).experiment), sort_keys=True)
+    return json.dumps(
+        training_settings(config, get_run(wildcards).experiment), sort_keys=True
+    )
 
 
 def get_experiment(wildcards):
@@ -216,8 +238,10 @@ def get_all_histories():
 
 
 def get_run_plots():
-    return [f"results/plots/runs/{r.framework}/{r.dataset}/{r.model}/{r.hardware}/seed{r.seed}.png"
-            for r in RUNS]
+    return [
+        f"results/plots/runs/{r.framework}/{r.dataset}/{r.model}/{r.hardware}/seed{r.seed}.png"
+        for r in RUNS
+    ]
 
 
 def get_run_dir_args():

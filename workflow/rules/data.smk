@@ -12,11 +12,11 @@ rule synthesize:
         sums="resources/synthetic/{dataset}/SHA256SUMS",
     log:
         "logs/synthesize/{dataset}.log",
+    conda:
+        "../../envs/report.yaml"
     params:
         python=get_python("report"),
         format=get_dataset_format,
-    conda:
-        "../../envs/report.yaml"
     shell:
         "{params.python} workflow/scripts/synthesize.py --dataset {wildcards.dataset}"
         " --format {params.format} --out resources/synthetic/{wildcards.dataset} --seed 0 > {log} 2>&1"
@@ -29,11 +29,11 @@ rule download:
         "resources/downloads/{dataset}/{file}",
     log:
         "logs/download/{dataset}/{file}.log",
+    conda:
+        "../../envs/report.yaml"
     params:
         urls=get_download_url_args,
         checksum=get_expected_checksum_args,
-    conda:
-        "../../envs/report.yaml"
     shell:
         # The downloader needs only the standard library: it runs before any venv exists.
         "python3 workflow/scripts/download.py --out {output} {params.checksum} {params.urls} > {log} 2>&1"
@@ -47,11 +47,11 @@ rule prepare:
         get_prepared_files("{dataset}"),
     log:
         "logs/prepare/{dataset}.log",
+    conda:
+        "../../envs/report.yaml"
     params:
         python=get_python("report"),
         format=get_dataset_format,
-    conda:
-        "../../envs/report.yaml"
     shell:
         "{params.python} workflow/scripts/prepare.py --dataset {wildcards.dataset} --format {params.format}"
         " --downloads resources/downloads/{wildcards.dataset} --out resources/prepared/{wildcards.dataset}"

@@ -10,9 +10,11 @@ rule build_venv:
         freeze=".venvs/{env}/pip-freeze.txt",
     log:
         "logs/envs/{env}.log",
+    # The env this venv stands in for; under --use-conda no job needs the venv at all.
+    conda:
+        "../../envs/{env}.yaml"
     params:
         python=get_venv_python(),
-    # No conda: directive on purpose: this rule is the stand-in for conda where it is absent.
     shell:
         "{params.python} workflow/scripts/build_venv.py --lock {input.lock}"
         " --venv .venvs/{wildcards.env} --check {wildcards.env} > {log} 2>&1"

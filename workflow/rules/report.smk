@@ -12,7 +12,9 @@ rule dump_config:
         # A params value is a rerun trigger: a changed config rewrites the file.
         config=json.dumps(config, sort_keys=True),
     run:
-        Path(output[0]).write_text(json.dumps(json.loads(params.config), indent=2) + "\n")
+        Path(output[0]).write_text(
+            json.dumps(json.loads(params.config), indent=2) + "\n"
+        )
 
 
 rule aggregate:
@@ -21,18 +23,22 @@ rule aggregate:
         metrics=get_report_metrics,
         env=get_env_inputs("report"),
     output:
-        performance=report("results/performance.csv", caption="../report/performance.rst", category="Tables"),
+        performance=report(
+            "results/performance.csv",
+            caption="../report/performance.rst",
+            category="Tables",
+        ),
         summary="results/summary.csv",
         markdown="results/performance.md",
         html="results/performance.html",
     log:
         "logs/report/aggregate.log",
+    conda:
+        "../../envs/report.yaml"
     params:
         python=get_python("report"),
         run_dirs=get_run_dir_args(),
         allow_missing=get_allow_missing_flag(),
-    conda:
-        "../../envs/report.yaml"
     shell:
         "{params.python} workflow/scripts/aggregate.py --config {input.config} {params.run_dirs}"
         " --performance {output.performance} --summary {output.summary} --markdown {output.markdown}"
@@ -53,11 +59,11 @@ rule plot_run:
         ),
     log:
         "logs/report/plot_run/{framework}/{dataset}/{model}/{hardware}/seed{seed}.log",
+    conda:
+        "../../envs/report.yaml"
     params:
         python=get_python("report"),
         run_dir=get_run_dir_of_input,
-    conda:
-        "../../envs/report.yaml"
     shell:
         "{params.python} workflow/scripts/plot_run.py --run-dir {params.run_dir} --out {output} > {log} 2>&1"
 
@@ -77,11 +83,11 @@ rule plot_comparisons:
         ),
     log:
         "logs/report/plot_comparisons.log",
+    conda:
+        "../../envs/report.yaml"
     params:
         python=get_python("report"),
         run_dirs=get_run_dir_args(),
-    conda:
-        "../../envs/report.yaml"
     shell:
         "{params.python} workflow/scripts/plot_comparisons.py --performance {input.performance}"
         " --config {input.config} {params.run_dirs} --out-dir {output} > {log} 2>&1"
@@ -99,12 +105,12 @@ rule report:
         "results/report.html",
     log:
         "logs/report/report.log",
+    conda:
+        "../../envs/report.yaml"
     params:
         python=get_python("report"),
         run_dirs=get_run_dir_args(),
         snakemake_version=snakemake.__version__,
-    conda:
-        "../../envs/report.yaml"
     shell:
         "{params.python} workflow/scripts/make_report.py --config {input.config}"
         " --performance {input.performance} --summary {input.summary} --plots-dir results/plots"

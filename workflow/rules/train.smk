@@ -15,6 +15,8 @@ rule train:
         "logs/train/{framework}/{dataset}/{model}/{hardware}/seed{seed}.log",
     benchmark:
         "benchmarks/train/{framework}/{dataset}/{model}/{hardware}/seed{seed}.tsv"
+    conda:
+        get_train_conda_file
     threads: get_train_threads()
     resources:
         gpu=get_gpu_count,
@@ -26,8 +28,6 @@ rule train:
         source=get_source,
         settings=get_train_settings,
         out_dir=get_run_dir_of_output,
-    conda:
-        get_train_conda_file
     shell:
         # The first log line says which GPUs the scheduler handed over (SLURM sets it).
         "echo CUDA_VISIBLE_DEVICES=${{CUDA_VISIBLE_DEVICES-unset}} > {log};"
