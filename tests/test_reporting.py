@@ -142,12 +142,26 @@ def test_allow_missing_lists_failed_and_missing_runs_with_reasons(run_matrix):
     never_ran = run_dir_for(results / "runs", "keras", "mnist", "alexnet-mnist", "cpu", 7)
     log_only = run_dir_for(results / "runs", "pytorch", "mnist", "alexnet-mnist", "gpu", 7)
     write_failed_log(log_only, "cuDNN error: CUDNN_STATUS_INTERNAL_ERROR")
-    run_matrix.run_dirs += [never_ran, log_only]
+    # The harness's own refusal: an ERROR record and exit status 3, no traceback.
+    no_gpu = run_dir_for(results / "runs", "gluon", "mnist", "alexnet-mnist", "gpu", 7)
+    harness_log = runs.log_path_for(no_gpu)
+    harness_log.parent.mkdir(parents=True, exist_ok=True)
+    harness_log.write_text("2025-11-25 10:00:00,123 INFO threads: 2\n2025-11-25 10:00:00,456 ERROR "
+                           "no GPU visible: nvidia-smi -L and /proc/driver/nvidia list none\n")
+    # A log without any error (job killed before it wrote one) leaves the run 'missing'.
+    quiet = run_dir_for(results / "runs", "keras", "mnist", "alexnet-mnist", "gpu", 7)
+    runs.log_path_for(quiet).parent.mkdir(parents=True, exist_ok=True)
+    runs.log_path_for(quiet).write_text("2025-11-25 10:00:00,123 INFO threads: 2\n")
+    run_matrix.run_dirs += [never_ran, log_only, no_gpu, quiet]
     run_matrix.config["experiments"]["S0"]["seeds"].append(7)
     run_matrix.config_path.write_text(json.dumps(run_matrix.config))
     run_in_env("report", aggregate_args(run_matrix, "--allow-missing"))
     perf = pd.read_csv(results / "performance.csv").set_index("run_id")
-    assert len(perf) == 22
+    assert len(perf) == 24
+    assert perf.loc["gluon-mnist-alexnet-mnist-gpu-seed7", "status"] == "failed"
+    assert "ERROR no GPU visible" in perf.loc["gluon-mnist-alexnet-mnist-gpu-seed7", "failure_reason"]
+    assert perf.loc["keras-mnist-alexnet-mnist-gpu-seed7", "status"] == "missing"
+    assert "no error in" in perf.loc["keras-mnist-alexnet-mnist-gpu-seed7", "failure_reason"]
     assert perf.loc["keras-mnist-alexnet-mnist-cpu-seed7", "status"] == "missing"
     assert "never ran" in perf.loc["keras-mnist-alexnet-mnist-cpu-seed7", "failure_reason"]
     assert perf.loc["keras-mnist-alexnet-mnist-cpu-seed7", "experiment"] == "S0"
@@ -155,7 +169,7 @@ def test_allow_missing_lists_failed_and_missing_runs_with_reasons(run_matrix):
     assert "RuntimeError: cuDNN error" in perf.loc["pytorch-mnist-alexnet-mnist-gpu-seed7", "failure_reason"]
     assert perf.loc["gluon-mnist-alexnet-mnist-gpu-seed2", "status"] == "failed"
     md = (results / "performance.md").read_text()
-    assert md.count("| missing |") == 1 and md.count("| failed |") == 2
+    assert md.count("| missing |") == 2 and md.count("| failed |") == 3
 
 
 @pytest.mark.parametrize("allow_missing", [False, True])
@@ -376,3 +390,29 @@ def test_make_report_refuses_a_stale_performance_table(built_report, tmp_path):
     proc = run_in_env("report", args + ["--out", tmp_path / "r.html"], check=False)
     assert proc.returncode == 1 and "only in the table: ['pytorch-cifar10-alexnet-224-gpu-seed0']" in proc.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+# --- Snakemake report captions -----------------------------------------------------------------
+
+def test_snakemake_report_captions_render_as_one_sentence(repo):
+    """Each caption renders the way Snakemake does it (Jinja2 with the job's wildcards, then
+    docutils) without a warning, and is one sentence."""
+    import docutils.core
+    import jinja2
+
+    class Wildcards:
+        framework, dataset, model, hardware, seed = "keras", "mnist", "alexnet-mnist", "cpu", "0"
+
+    captions = sorted((repo / "workflow" / "report").glob("*.rst"))
+    assert {p.name for p in captions} >= {"run_curves.rst", "comparison.rst", "performance.rst",
+                                          "summary.rst", "report.rst"}
+    for path in captions:
+        text = jinja2.Template(path.read_text()).render(snakemake=type("S", (), {"wildcards": Wildcards}))
+        assert "{{" not in text
+        parts = docutils.core.publish_parts(text, writer="html",
+                                            settings_overrides={"report_level": 2, "halt_level": 2})
+        assert parts["body"].count("<p>") == 1, path.name
+        if path.name != "workflow.rst":
+            assert text.strip().count(". ") == 0 and text.strip().endswith("."), f"{path.name}: one sentence"
+    assert "keras training alexnet-mnist on mnist (cpu, seed 0)" in jinja2.Template(
+        (repo / "workflow/report/run_curves.rst").read_text()).render(snakemake=type("S", (), {"wildcards": Wildcards}))

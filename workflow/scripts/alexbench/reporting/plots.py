@@ -220,6 +220,7 @@ def plot_accuracy_vs_time(perf: pd.DataFrame, out_png, titles: dict) -> list[Pat
             times = pd.to_numeric(sel["train_time_s"])
             if times.max() / times.min() > 8:  # CPU and GPU differ by orders of magnitude
                 ax.set_xscale("log")
+                ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
                 ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
                 ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         else:

@@ -21,9 +21,10 @@ from alexbench.common import run_contract
 log = logging.getLogger(__name__)
 
 SEED_DIR = re.compile(r"^seed(\d+)$")
-# Lines in a job log that say the job failed (Python traceback, our harness, the kernel's OOM killer).
-LOG_FAILURE = re.compile(r"^(Traceback \(most recent call last\)|\w*(Error|Exception)\b.*|"
-                         r"CRITICAL.*|ERROR.*|Killed.*|.*GPUUnavailableError.*)$")
+# Lines in a job log that say the job failed: a Python traceback and its exception line, an
+# ERROR/CRITICAL record of the harness ("2025-11-25 10:00:00,123 ERROR ..."), the OOM killer.
+LOG_FAILURE = re.compile(r"^Traceback \(most recent call last\)|^[\w.]*(Error|Exception)\b|"
+                         r"\b(ERROR|CRITICAL)\b|^Killed\b")
 
 
 class MissingRunError(RuntimeError):
@@ -111,7 +112,7 @@ def failure_from_log(path: Path) -> str | None:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    hits = [ln.strip() for ln in lines if LOG_FAILURE.match(ln.strip())]
+    hits = [ln.strip() for ln in lines if LOG_FAILURE.search(ln.strip())]
     hits = [h for h in hits if not h.startswith("Traceback")] or hits
     return hits[-1][:300] if hits else None
 
