@@ -9,6 +9,7 @@ mode) in a fresh copy of the working tree, with the job venvs of this checkout l
   (`--gpus=1`, CUDA_VISIBLE_DEVICES set), then fails the way a gpu run without a usable GPU
   must ("no GPU is visible"): the run ends by itself, promptly, naming the failed job.
 - On a node without GPU gres, the refused submission is reported with SLURM's own reason.
+First, the cluster itself: it stops exactly the daemons it started and gives /etc/slurm back.
 
 Not for: the plugin's other options, or real GPUs (the device machine's tests cover training).
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from alexbench.common import run_contract
-from slurm.cluster import client_env
+from slurm.cluster import ETC_SLURM, LocalSlurmCluster, client_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -128,6 +129,38 @@ def gpu_run(checkout, cpu_run, slurm_cluster_manager):
     cluster = slurm_cluster_manager.get(gpus=2)
     assert_no_venv_rebuild(checkout, demo_config("gpu"))
     return cluster, run_snakemake(checkout, [*SLURM_ARGS, *demo_config("gpu")])
+
+
+def test_cluster_stops_only_its_daemons_and_restores_the_host_config(slurm_cluster_manager):
+    slurm_cluster_manager.get(gpus=0)  # skips here, with the reason, where no cluster can run
+    slurm_cluster_manager.close()      # this test starts its own
+    host_conf = ETC_SLURM / "slurm.conf"
+    if host_conf.exists() or host_conf.is_symlink():
+        pytest.skip(f"{host_conf} belongs to this host; the test will not stand in for it")
+    host_conf.write_text("# the host's own configuration\n")
+    bystander = subprocess.Popen(["sleep", "120"])  # a process the cluster must not touch
+    try:
+        cluster = LocalSlurmCluster(gpus=2)
+        with cluster:
+            pids = cluster.pids
+            scratch = cluster.scratch
+            assert set(pids) == {"munged", "slurmctld", "slurmd"}
+            assert os.readlink(host_conf) == str(scratch / "slurm.conf")
+            assert (ETC_SLURM / "gres.conf").is_symlink()
+            gres = cluster.run(["sinfo", "-h", "-N", "-o", "%N %G"]).stdout.split()
+            assert gres == ["localhost", "gpu:2"]
+        for name, pid in pids.items():
+            assert not Path(f"/proc/{pid}").exists(), f"{name} (pid {pid}) still running"
+        assert bystander.poll() is None
+        assert not host_conf.is_symlink()
+        assert host_conf.read_text() == "# the host's own configuration\n"
+        assert not (ETC_SLURM / "gres.conf").exists()
+        assert not list(ETC_SLURM.glob("*.alexbench-backup"))
+        assert not scratch.exists()
+    finally:
+        bystander.kill()
+        bystander.wait()
+        host_conf.unlink(missing_ok=True)
 
 
 def test_demo_runs_through_slurm_like_a_local_run(cpu_run, checkout):
