@@ -212,6 +212,9 @@ def test_claim_verdicts_on_the_fixture_matrix(built_report):
     frame = _claims_csv(built_report)
     # S0's claim names keras only: no gluon/pytorch rows; one row per hardware and metric.
     assert set(frame[frame["experiment"] == "S0"]["framework"]) == {"keras"}
+    assert len(frame[frame["experiment"] == "S0"]) == 2 * 3
+    # D has published claims but no run in this matrix: not listed at all.
+    assert set(frame["experiment"]) == {"S0", "S3"}
     acc = _verdict(frame, experiment="S0", hardware="gpu", metric="test_accuracy")
     assert acc["verdict"] == "reproduced" and acc["measured"] == pytest.approx(0.9925)
     time_gpu = _verdict(frame, experiment="S0", hardware="gpu", metric="train_time_s")

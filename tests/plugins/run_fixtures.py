@@ -156,8 +156,11 @@ S3_CLAIM = {"reference": "d2l-style Gluon course notebook",
 
 def experiment(title, frameworks, model, dataset, hardware, seeds, epochs, published=None, source=None,
                validation="test"):
+    """One experiment as config.yaml writes it. `hardware` is only for the fixture's own
+    bookkeeping: config.json says 'auto', as the real one does, and the report takes the hardware
+    of each run from its folder."""
     exp = {"source": source, "title": title, "frameworks": frameworks, "model": model, "dataset": dataset,
-           "hardware": hardware, "seeds": seeds, "epochs": epochs, "batch_size": 32,
+           "hardware": "auto", "seeds": seeds, "epochs": epochs, "batch_size": 32,
            "optimizer": {"name": "adadelta", "learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-7},
            "lr_schedule": None, "validation": validation, "target_accuracy": 0.99}
     if published:
@@ -165,8 +168,22 @@ def experiment(title, frameworks, model, dataset, hardware, seeds, epochs, publi
     return exp
 
 
+D_CLAIM = {"reference": "d2l 0.17.5, Tesla V100",
+           "claims": [{"framework": f, "hardware": "Tesla V100", "epochs": 10,
+                       "metrics": {"test_accuracy": acc, "train_images_per_s": speed}}
+                      for f, acc, speed in (("gluon", 0.877, 4070), ("pytorch", 0.882, 4171),
+                                            ("keras", 0.881, 5029))],
+           "tolerance": {"test_accuracy": 0.01, "train_images_per_s": 0.1}}
+
+
 def base_config(experiments: dict) -> dict:
-    return {"demo": False, "smoke": False, "mirror": "",
+    """results/config.json as the workflow writes it: the config as given (hardware 'auto',
+    top-level overrides), not a resolved run list. Experiment D has claims but no runs here."""
+    experiments = dict(experiments)
+    experiments.setdefault("D", experiment("d2l AlexNet, Fashion-MNIST (alexnet-d2l)", ["keras", "gluon", "pytorch"],
+                                           "alexnet-d2l", "fashion_mnist", ["cpu"], [0, 1, 2], 10, D_CLAIM, "D"))
+    return {"demo": False, "smoke": False, "mirror": "", "hardware": "auto", "experiments_only": [],
+            "seeds": [], "train_threads": 0, "report_allow_missing": False, "save_weights": False,
             "datasets": {"mnist": {"format": "idx", "urls": ["https://example.org/mnist/"],
                                    "files": {"train-images-idx3-ubyte.gz": {
                                        "sha256": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",

@@ -58,7 +58,7 @@ def main(argv=None) -> int:
                  if any(n in p for p in packages.values())]
         prov = {"date": provenance.now_utc(), "commit": provenance.git_commit(),
                 "snakemake_version": args.snakemake_version, "packages": packages,
-                "package_names": names, "checksums": provenance.dataset_checksums(config)}
+                "package_names": names, "checksums": provenance.dataset_checksums(config, {r.dataset for r in collected})}
         context = html.build_context(config, perf, summary, collected, verdicts, args.plots_dir, prov)
     except (ValueError, OSError) as e:
         log.error("%s", e)

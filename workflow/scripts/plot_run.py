@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as e:
         log.error("%s", e)
         return 1
-    title = plots.run_title(identity, metrics["status"])
+    title = plots.run_title(identity, metrics["status"], metrics["smoke"])
     plots.plot_run_curves(history, title, args.out, validation=metrics["settings"]["validation"])
     log.info("wrote %s (%d epochs)", args.out, len(history))
     return 0

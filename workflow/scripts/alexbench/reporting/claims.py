@@ -15,6 +15,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from alexbench.reporting.runs import framework_rank
+
 RELATIVE = {"train_time_s", "epoch_time_s", "train_images_per_s"}
 ACCURACY_LIKE = {"test_accuracy", "test_loss", "train_accuracy", "train_loss"}
 HARDWARE_BOUND = RELATIVE
@@ -108,7 +110,7 @@ def _precheck(runs, metric, claim, exp) -> tuple:
     """(reason not comparable | None, ok runs, at_epoch) before looking at the numbers."""
     ok = [r for r in runs if r.status == "ok"]
     if not runs:
-        return "no run of this workload was expected", [], None
+        return "this framework and hardware were not part of the run", [], None
     if not ok:
         states = sorted({r.status for r in runs})
         detail = "; ".join(f"seed {r.seed}: {r.status}" + (f" ({r.failure_reason})" if r.failure_reason else
@@ -141,23 +143,27 @@ def _precheck(runs, metric, claim, exp) -> tuple:
 
 
 def evaluate_claims(config: dict, runs) -> list[Verdict]:
-    """Every published claim of every experiment against the runs, per framework and hardware."""
+    """Every published claim of every experiment that has expected runs, per framework and
+    hardware among those runs (config.json may say hardware 'auto'; the runs say what was run).
+    Experiments without any expected run (left out by experiments_only) are skipped."""
     verdicts = []
     for exp_name, exp in (config.get("experiments") or {}).items():
         published = exp.get("published")
-        if not published:
+        exp_runs = [r for r in runs if r.experiment == exp_name]
+        if not published or not exp_runs:
             continue
         tolerance = published.get("tolerance") or {}
-        frameworks = exp.get("frameworks", [])
+        frameworks = sorted({r.framework for r in exp_runs}, key=framework_rank)
+        hardware_kinds = sorted({r.hardware for r in exp_runs})
         for claim in published.get("claims", []):
             for framework in ([claim["framework"]] if claim.get("framework") else frameworks):
-                for hardware in exp.get("hardware", []):
-                    wl = [r for r in runs if r.experiment == exp_name and r.framework == framework
-                          and r.hardware == hardware]
+                for hardware in hardware_kinds:
+                    wl = [r for r in exp_runs if r.framework == framework and r.hardware == hardware]
                     for metric, value in claim["metrics"].items():
                         verdicts.append(_verdict(exp_name, published, claim, framework, hardware,
                                                  metric, value, tolerance, wl, exp))
     return verdicts
+
 
 
 def _verdict(exp_name, published, claim, framework, hardware, metric, value, tolerance, wl, exp):

@@ -73,10 +73,11 @@ def save_figure(fig, png_path, svg: bool = False) -> list[Path]:
 
 # --- one run -----------------------------------------------------------------------------------
 
-def run_title(identity: dict, status: str | None = None) -> str:
+def run_title(identity: dict, status: str | None = None, smoke: bool = False) -> str:
     text = (f"{FRAMEWORK_LABELS.get(identity['framework'], identity['framework'])} · "
             f"{identity['dataset']} · {identity['model']} · {identity['hardware']} · seed {identity['seed']}")
-    return text + (f" ({status})" if status and status != "ok" else "")
+    notes = ([status] if status and status != "ok" else []) + (["smoke run"] if smoke else [])
+    return text + (f" ({', '.join(notes)})" if notes else "")
 
 
 def plot_run_curves(history: list, title: str, out_png, validation: str = "test") -> list[Path]:
@@ -103,7 +104,7 @@ def plot_run_curves(history: list, title: str, out_png, validation: str = "test"
             ax.set_xticks(_epoch_ticks(int(frame["epoch"].max())))
         else:
             ax.text(0.5, 0.5, "no completed epoch", ha="center", va="center", transform=ax.transAxes)
-    ax_acc.legend(loc="lower right", fontsize="small")
+    ax_acc.legend(loc="best", fontsize="small")
     fig.suptitle(title, fontsize="medium")
     fig.tight_layout()
     return save_figure(fig, out_png)

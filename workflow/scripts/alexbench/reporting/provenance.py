@@ -23,9 +23,9 @@ def git_commit(repo: Path = REPO) -> str:
     return commit or "unknown"
 
 
-def dataset_checksums(config: dict) -> list[dict]:
-    """[{dataset, file, sha256, bytes, checksum_source}] from config['datasets'], used datasets only."""
-    used = {exp.get("dataset") for exp in (config.get("experiments") or {}).values()}
+def dataset_checksums(config: dict, used=None) -> list[dict]:
+    """[{dataset, file, sha256, bytes, checksum_source}] from config['datasets'], limited to the
+    datasets in `used` (those of the runs) when given."""
     rows = []
     for name, spec in sorted((config.get("datasets") or {}).items()):
         if used and name not in used:

@@ -118,14 +118,18 @@ def failure_from_log(path: Path) -> str | None:
 
 
 def experiment_for(identity: dict, config: dict) -> str | None:
-    """The config experiment that would have produced this run (for runs without metrics.json)."""
-    for name, exp in (config.get("experiments") or {}).items():
-        if (exp.get("dataset") == identity["dataset"] and exp.get("model") == identity["model"]
-                and identity["framework"] in exp.get("frameworks", [])
-                and identity["hardware"] in exp.get("hardware", [])
-                and identity["seed"] in exp.get("seeds", [identity["seed"]])):
-            return name
-    return None
+    """The config experiment that would have produced this run (for runs without metrics.json).
+
+    Matched on dataset, model and framework only: config.json is the config as written, where
+    hardware may be 'auto' and seeds may be overridden at the top level; the run folders given
+    on the command line are what was expected. Experiments kept by `experiments_only` win.
+    """
+    only = config.get("experiments_only") or []
+    matches = [name for name, exp in (config.get("experiments") or {}).items()
+               if exp.get("dataset") == identity["dataset"] and exp.get("model") == identity["model"]
+               and identity["framework"] in exp.get("frameworks", [])]
+    preferred = [name for name in matches if name in only]
+    return (preferred or matches or [None])[0]
 
 
 def read_run(run_dir, config: dict, allow_missing: bool = False) -> Run:
@@ -159,7 +163,7 @@ def read_run(run_dir, config: dict, allow_missing: bool = False) -> Run:
             run.status, run.failure_reason = "failed", f"{reason} (log {job_log})"
         else:
             run.failure_reason = (f"no metrics.json, no failure.json and no error in {job_log}"
-                                  if job_log.exists() else "the job never ran (no metrics.json, no log)")
+                                  if job_log.exists() else "the job never ran: no metrics.json, no log")
         if not allow_missing:
             raise MissingRunError(f"{metrics_path} is missing: run {run.run_id} did not finish "
                                   f"({run.status}: {run.failure_reason}); "
