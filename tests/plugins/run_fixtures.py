@@ -112,13 +112,22 @@ def env_txt(framework: str, hardware: str) -> str:
     return "\n".join(sorted(lines)) + "\n"
 
 
+# Fields metrics.schema.json does not require: a run may lack them and still be valid.
+OPTIONAL_FIELDS = [("device", "hostname"), ("versions", "framework_detail"), ("settings", "lr_schedule"),
+                   ("settings", "deterministic"), (None, "weights_file")]
+
+
 def write_run(runs_root, framework="keras", dataset="mnist", model="alexnet-mnist", hardware="cpu",
-              seed=0, failed: str | None = None, **kwargs) -> Path:
+              seed=0, failed: str | None = None, minimal: bool = False, **kwargs) -> Path:
     """Write one run folder under runs_root; returns it. failed="<message>": the job crashed
-    (failure.json + a traceback in logs/train/..., no metrics.json)."""
+    (failure.json + a traceback in logs/train/..., no metrics.json). minimal: leave out every
+    optional metrics.json field."""
     run_dir = run_dir_for(runs_root, framework, dataset, model, hardware, seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     metrics, history = make_metrics(framework, dataset, model, hardware, seed, **kwargs)
+    if minimal:
+        for section, key in OPTIONAL_FIELDS:
+            (metrics[section] if section else metrics).pop(key)
     (run_dir / "env.txt").write_text(env_txt(framework, hardware))
     if failed:
         run_contract.write_history(run_dir, history[:2])
@@ -209,7 +218,8 @@ class RunMatrix:
 
 def build_run_matrix(root: Path) -> RunMatrix:
     """20 runs: S0 keras/gluon/pytorch x cpu/gpu x seeds 0-2 (gluon/gpu/seed2 failed,
-    pytorch/cpu/seed1 diverged after 3 epochs) and S3 gluon+pytorch on gpu, seed 0, 10 epochs."""
+    pytorch/cpu/seed1 diverged after 3 epochs) and S3 gluon+pytorch on gpu, seed 0, 10 epochs
+    (the pytorch one without any optional metrics.json field)."""
     runs_root = root / "results" / "runs"
     config = base_config({
         "S0": experiment("Keras, MNIST 28x28 (alexnet-mnist)", ["keras", "gluon", "pytorch"],
@@ -233,7 +243,7 @@ def build_run_matrix(root: Path) -> RunMatrix:
     for framework, acc in (("gluon", 0.47), ("pytorch", 0.49)):
         run_dirs.append(write_run(runs_root, framework, "cifar10", "alexnet-224", "gpu", 0,
                                   experiment="S3", source="S3", epochs=10, accuracy=acc,
-                                  test_loss=1.45, epoch_time_s=120.0))
+                                  test_loss=1.45, epoch_time_s=120.0, minimal=framework == "pytorch"))
     config_path = root / "results" / "config.json"
     config_path.write_text(json.dumps(config, indent=2))
     return RunMatrix(root, config, config_path, run_dirs, failed, diverged)
