@@ -88,6 +88,8 @@ def select_device(hardware_kind: str):
         gpus = tf.config.list_physical_devices("GPU")
         if not gpus:
             raise hardware.GPUUnavailableError("tf.config.list_physical_devices('GPU') is empty")
+        # Grow GPU memory on demand, as MXNet's and PyTorch's pools do, instead of reserving all.
+        tf.config.experimental.set_memory_growth(gpus[0], True)
         return "/device:GPU:0"
     if hardware_kind == "cpu":
         if tf.config.list_physical_devices("GPU"):
@@ -177,6 +179,8 @@ class Trainer:
         signature = [tf.TensorSpec([None, h, w, c], tf.float32), tf.TensorSpec([None], tf.int64)]
         self._train_step = tf.function(self._train_step_eager, input_signature=signature)
         self._eval_step = tf.function(self._eval_step_eager, input_signature=signature)
+        if "GPU" in device:
+            tf.config.experimental.reset_memory_stats("GPU:0")
 
     def _train_step_eager(self, x, y):
         variables = self.model.trainable_variables
