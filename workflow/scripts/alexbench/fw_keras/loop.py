@@ -182,6 +182,11 @@ class Trainer:
         if "GPU" in device:
             tf.config.experimental.reset_memory_stats("GPU:0")
 
+    def _inputs(self, x, y):
+        with tf.device(self.device):
+            return (tf.convert_to_tensor(np.asarray(x, dtype=np.float32)),
+                    tf.convert_to_tensor(np.asarray(y, dtype=np.int64)))
+
     def _train_step_eager(self, x, y):
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
@@ -202,11 +207,6 @@ class Trainer:
         correct_k = tf.reduce_sum(tf.cast(tf.reduce_any(
             tf.equal(tf.cast(top_k, tf.int64), y[:, None]), axis=1), tf.int64))
         return loss, correct, correct_k
-
-    def _inputs(self, x, y):
-        with tf.device(self.device):
-            return (tf.convert_to_tensor(np.asarray(x, dtype=np.float32)),
-                    tf.convert_to_tensor(np.asarray(y, dtype=np.int64)))
 
     def train_batch(self, x, y) -> tuple:
         """One optimiser step on NHWC float32 `x`, int64 `y`: (mean loss, correct top-1)."""
