@@ -168,6 +168,8 @@ def test_gpu_run_without_a_gpu_fails_clearly_and_writes_no_metrics(framework, pr
     assert "'gpu' run was requested" in proc.stderr
     assert "never falls back to CPU" in proc.stderr
     assert not (out / "metrics.json").exists()
+    failure = json.loads((out / "failure.json").read_text())
+    assert failure["error_type"] == "GPUUnavailableError" and "no GPU is visible" in failure["message"]
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

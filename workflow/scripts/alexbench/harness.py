@@ -36,7 +36,6 @@ import resource
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -303,11 +302,7 @@ def write_env_txt(out_dir):
     if proc.returncode != 0:
         raise RuntimeError(f"pip freeze failed for {sys.executable}: {proc.stderr.strip()}")
     header = f"# {sys.executable} (Python {platform.python_version()})\n"
-    path = Path(out_dir) / "env.txt"
-    fd, tmp = tempfile.mkstemp(prefix=".env.txt.", dir=out_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(header + proc.stdout)
-    os.replace(tmp, path)
+    run_contract.write_text_atomically(Path(out_dir) / "env.txt", header + proc.stdout)
 
 
 def peak_rss_mb():
@@ -331,23 +326,32 @@ def main(argv=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     # A metrics.json left from an earlier run would make this one look complete if it dies.
     (out_dir / run_contract.METRICS_FILE).unlink(missing_ok=True)
+    (out_dir / run_contract.FAILURE_FILE).unlink(missing_ok=True)
     for leftover in out_dir.glob(".*.tmp"):  # temp files of a killed earlier run
         leftover.unlink()
-
-    set_runtime_env(args.threads)
-    if args.hardware == "gpu" and not hardware.gpu_visible():
-        log.error("%s", hardware.GPUUnavailableError("nvidia-smi -L and /proc/driver/nvidia list "
-                                                     "none, or CUDA_VISIBLE_DEVICES hides them"))
-        return 3
-    backend = importlib.import_module(f"alexbench.fw_{args.framework}.loop")
-    backend.configure_threads(args.threads)
+    # failure.json records why a run failed, for a report built after --keep-going; the job
+    # still fails.
     try:
-        device = backend.select_device(args.hardware)
+        return run(args, started_at)
     except hardware.GPUUnavailableError as e:
         log.error("%s", e)
+        run_contract.write_failure(out_dir, type(e).__name__, str(e))
         return 3
+    except Exception as e:
+        run_contract.write_failure(out_dir, type(e).__name__, str(e))
+        raise
+
+
+def run(args, started_at):
+    set_runtime_env(args.threads)
+    if args.hardware == "gpu" and not hardware.gpu_visible():
+        raise hardware.GPUUnavailableError("nvidia-smi -L and /proc/driver/nvidia list none, "
+                                           "or CUDA_VISIBLE_DEVICES hides them")
+    backend = importlib.import_module(f"alexbench.fw_{args.framework}.loop")
+    backend.configure_threads(args.threads)
+    device = backend.select_device(args.hardware)
     metrics = train(args, backend, device, started_at)
-    path = run_contract.write_metrics(out_dir, metrics)
+    path = run_contract.write_metrics(args.out_dir, metrics)
     log.info("wrote %s (status %s)", path, metrics["status"])
     return 0
 

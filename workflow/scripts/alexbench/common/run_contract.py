@@ -24,6 +24,9 @@ METRICS_SCHEMA = SCHEMA_DIR / "metrics.schema.json"
 HISTORY_ROW_SCHEMA = SCHEMA_DIR / "history-row.schema.json"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
+# Written instead of metrics.json when a run fails, so that a report built after
+# `snakemake --keep-going` can say why. Never read as a result.
+FAILURE_FILE = "failure.json"
 
 
 class ContractError(ValueError):
@@ -114,7 +117,18 @@ def _check(document, schema_path, where):
 
 # --- atomic writes -----------------------------------------------------------------------------
 
-def _write_atomically(path, text):
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_text_atomically(path, text):
+    """Write `text` to a hidden temp file beside `path`, then rename it into place.
+
+    Readers see the old file or the whole new one, never a half-written one. The file gets the
+    usual permissions (mkstemp would leave it readable by its owner only).
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -122,6 +136,7 @@ def _write_atomically(path, text):
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -139,7 +154,7 @@ def write_metrics(out_dir, metrics):
     """
     path = Path(out_dir) / METRICS_FILE
     _check(metrics, METRICS_SCHEMA, f"{path} (not written)")
-    _write_atomically(path, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    write_text_atomically(path, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     return path
 
 
@@ -185,7 +200,7 @@ def write_history(out_dir, rows):
     writer.writerow(columns)
     for row in rows:
         writer.writerow([_format_cell(row.get(c)) for c in columns])
-    _write_atomically(path, buffer.getvalue())
+    write_text_atomically(path, buffer.getvalue())
     return path
 
 
@@ -224,3 +239,10 @@ def _parse_cell(cell, types, where):
     if not math.isfinite(number):
         raise ContractError(f"{where}: {cell!r} is not a finite number")
     return number
+
+
+def write_failure(out_dir, error_type: str, message: str):
+    """Record why a run failed (failure.json: {"error_type", "message"}); returns its path."""
+    path = Path(out_dir) / FAILURE_FILE
+    write_text_atomically(path, json.dumps({"error_type": error_type, "message": message}, indent=2) + "\n")
+    return path
