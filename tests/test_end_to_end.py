@@ -30,14 +30,21 @@ def copy_checkout(dest: Path) -> Path:
         if source.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
-    (dest / ".venvs").symlink_to(REPO / ".venvs")
+    venvs = dest / ".venvs"
+    venvs.mkdir()
+    for env in ("keras-cpu", "pytorch-cpu", "gluon-cpu", "report"):
+        (venvs / env).symlink_to(env_python(env).parents[1])
+    # A gpu run must fail for want of a GPU, not spend minutes installing CUDA wheels: the CPU
+    # venv stands in for keras-gpu (the harness checks for a GPU before it imports Keras).
+    (venvs / "keras-gpu").symlink_to(env_python("keras-cpu").parents[1])
     return dest
 
 
-def snakemake(workdir: Path, *args, timeout=3600):
+def snakemake(workdir: Path, *args, timeout=3600, succeed=True):
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-j2", "--printshellcmds", *args],
                           cwd=workdir, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"snakemake failed\n{proc.stdout[-5000:]}\n{proc.stderr[-8000:]}"
+    if succeed:
+        assert proc.returncode == 0, f"snakemake failed\n{proc.stdout[-5000:]}\n{proc.stderr[-8000:]}"
     return proc
 
 
@@ -106,7 +113,28 @@ def test_offline_demo_runs_to_the_report(tmp_path):
     """`--config demo=true` needs no network: synthetic archives, file:// downloads, smoke runs."""
     workdir = copy_checkout(tmp_path / "checkout")
     proc = snakemake(workdir, "--config", "demo=true", "experiments_only=[S2]", "hardware=[cpu]")
-    assert "rule synthesize" in proc.stdout and "file://" in proc.stdout
+    output = proc.stdout + proc.stderr
+    assert "rule synthesize" in output and "file://" in output
     assert (workdir / "results/report.html").stat().st_size > 0
     metrics = read_metrics(workdir / "results/runs/keras/mnist/alexnet-lrn-32/cpu/seed0/metrics.json")
     assert metrics["smoke"] is True and metrics["status"] == "ok"
+
+
+def test_failed_run_after_keep_going_is_listed_in_the_report(tmp_path):
+    """A gpu run on this GPU-less machine fails; --keep-going finishes the rest, and the report
+    built with report_allow_missing lists the failure and its reason instead of crashing."""
+    workdir = copy_checkout(tmp_path / "checkout")
+    config = ["demo=true", "experiments_only=[S2]", "hardware=[cpu,gpu]"]
+    proc = snakemake(workdir, "--keep-going", "--config", *config, succeed=False)
+    assert proc.returncode != 0
+    gpu_run = workdir / "results/runs/keras/mnist/alexnet-lrn-32/gpu/seed0"
+    assert not (gpu_run / "metrics.json").exists()
+    assert (workdir / "results/runs/keras/mnist/alexnet-lrn-32/cpu/seed0/metrics.json").exists()
+    assert not (workdir / "results/report.html").exists()
+
+    snakemake(workdir, "--config", *config, "report_allow_missing=true")
+    rows = (workdir / "results/performance.csv").read_text().splitlines()
+    assert len(rows) == 3
+    failed = [row for row in rows if "/gpu/" in row or ",gpu," in row]
+    assert failed and "failed" in failed[0], rows
+    assert "no GPU is visible" in (workdir / "results/report.html").read_text()

@@ -228,29 +228,30 @@ def get_run_dirs():
     return [run.path for run in RUNS]
 
 
-def get_all_metrics():
-    return [f"{run.path}/metrics.json" for run in RUNS]
+def get_reported_runs():
+    """Runs the report waits for: all, or with report_allow_missing (after --keep-going) only
+    those that finished; the others are listed as failed or missing."""
+    if config["report_allow_missing"]:
+        return [run for run in RUNS if Path(f"{run.path}/metrics.json").exists()]
+    return RUNS
 
 
 def get_report_metrics(wildcards):
-    """Every run's metrics; with report_allow_missing (after --keep-going) only those that exist."""
-    if config["report_allow_missing"]:
-        return [path for path in get_all_metrics() if Path(path).exists()]
-    return get_all_metrics()
+    return [f"{run.path}/metrics.json" for run in get_reported_runs()]
+
+
+def get_all_histories():
+    return [f"{run.path}/history.csv" for run in get_reported_runs()]
 
 
 def get_allow_missing_flag():
     return "--allow-missing" if config["report_allow_missing"] else ""
 
 
-def get_all_histories():
-    return [f"{run.path}/history.csv" for run in RUNS]
-
-
 def get_run_plots():
     return [
         f"results/plots/runs/{r.framework}/{r.dataset}/{r.model}/{r.hardware}/seed{r.seed}.png"
-        for r in RUNS
+        for r in get_reported_runs()
     ]
 
 
