@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pandas as pd  # noqa: E402
 
-from alexbench.reporting import claims, files, runs, tables  # noqa: E402
+from alexbench.common import atomic_files as files  # noqa: E402
+from alexbench.reporting import claims, runs, tables  # noqa: E402
 
 log = logging.getLogger("aggregate")
 

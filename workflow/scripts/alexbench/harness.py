@@ -40,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from alexbench.common import hardware, run_contract
+from alexbench.common import atomic_files, hardware, run_contract
 
 log = logging.getLogger("alexbench.train")
 
@@ -302,7 +302,7 @@ def write_env_txt(out_dir):
     if proc.returncode != 0:
         raise RuntimeError(f"pip freeze failed for {sys.executable}: {proc.stderr.strip()}")
     header = f"# {sys.executable} (Python {platform.python_version()})\n"
-    run_contract.write_text_atomically(Path(out_dir) / "env.txt", header + proc.stdout)
+    atomic_files.write_text(Path(out_dir) / "env.txt", header + proc.stdout)
 
 
 def peak_rss_mb():

@@ -14,9 +14,9 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
+
+from alexbench.common import atomic_files
 
 # workflow/scripts/alexbench/common/run_contract.py -> workflow/schemas
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas"
@@ -117,33 +117,6 @@ def _check(document, schema_path, where):
 
 # --- atomic writes -----------------------------------------------------------------------------
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_text_atomically(path, text):
-    """Write `text` to a hidden temp file beside `path`, then rename it into place.
-
-    Readers see the old file or the whole new one, never a half-written one. The file gets the
-    usual permissions (mkstemp would leave it readable by its owner only).
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 # --- metrics.json -------------------------------------------------------------------------------
 
 def write_metrics(out_dir, metrics):
@@ -154,7 +127,7 @@ def write_metrics(out_dir, metrics):
     """
     path = Path(out_dir) / METRICS_FILE
     _check(metrics, METRICS_SCHEMA, f"{path} (not written)")
-    write_text_atomically(path, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    atomic_files.write_text(path, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     return path
 
 
@@ -200,7 +173,7 @@ def write_history(out_dir, rows):
     writer.writerow(columns)
     for row in rows:
         writer.writerow([_format_cell(row.get(c)) for c in columns])
-    write_text_atomically(path, buffer.getvalue())
+    atomic_files.write_text(path, buffer.getvalue())
     return path
 
 
@@ -244,5 +217,5 @@ def _parse_cell(cell, types, where):
 def write_failure(out_dir, error_type: str, message: str):
     """Record why a run failed (failure.json: {"error_type", "message"}); returns its path."""
     path = Path(out_dir) / FAILURE_FILE
-    write_text_atomically(path, json.dumps({"error_type": error_type, "message": message}, indent=2) + "\n")
+    atomic_files.write_text(path, json.dumps({"error_type": error_type, "message": message}, indent=2) + "\n")
     return path

@@ -10,7 +10,6 @@ images are decoded one at a time and streamed into the .npy files.
 Not for: downloading or checking checksums (done before), nor per-variant preprocessing such
 as crops and scaling (`alexbench.common.preprocess`).
 """
-import hashlib
 import json
 import logging
 import os
@@ -22,20 +21,13 @@ import numpy as np
 
 from alexbench.data import official, readers
 from alexbench.data.archive import safe_extract
+from alexbench.data.download import sha256_of
 from alexbench.data.readers import DataFormatError
 
 log = logging.getLogger("alexbench.data.prepare")
 
 IMAGENETTE_SIDE = 256
 PROGRESS_EVERY_IMAGES = 1000
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _require(path: Path) -> Path:

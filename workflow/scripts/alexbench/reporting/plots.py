@@ -19,7 +19,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from alexbench.reporting.files import write_atomically  # noqa: E402
+from alexbench.common.atomic_files import write_atomically  # noqa: E402
 from alexbench.reporting.stats import mean_ci  # noqa: E402
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
-"""Atomic output files for the report stage: write to a temporary file in the same folder, then
-os.replace, so an interrupted job never leaves a table or image that looks complete.
-Not for reading anything."""
+"""Atomic output files: write to a hidden temporary file in the same folder, then os.replace, so
+readers see the old file or the whole new one and an interrupted job never leaves a result that
+looks complete. Stdlib only (used by every env). Not for reading anything."""
 import os
 import tempfile
 from pathlib import Path
