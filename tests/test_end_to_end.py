@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -65,6 +66,15 @@ def synthesize_mirror(root: Path, config: dict) -> dict:
     return overrides
 
 
+def merged(base: dict, override: dict) -> dict:
+    """Nested keys merge, as Snakemake merges --configfile files."""
+    result = dict(base)
+    for key, value in override.items():
+        is_dict = isinstance(value, dict) and isinstance(base.get(key), dict)
+        result[key] = merged(base[key], value) if is_dict else value
+    return result
+
+
 def check_runs(workdir: Path, config: dict):
     schema = json.loads((REPO / "workflow/schemas/metrics.schema.json").read_text())
     runs = expand_runs(validate_config(config), gpu_visible=False)
@@ -97,8 +107,7 @@ def test_whole_dag_in_smoke_mode_against_a_loopback_mirror(tmp_path):
         (workdir / "test-config.yaml").write_text(yaml.safe_dump(override))
         snakemake(workdir, "--configfile", "config.yaml", "test-config.yaml")
         served = [r for r in server.requests if r.status in (200, 206)]
-    config = {**base, **override}
-    runs = check_runs(workdir, config)
+    runs = check_runs(workdir, merged(base, override))
     assert len({r.framework for r in runs}) == 3
     # Every dataset file came from the mirror (there is no internet here to fall back on).
     assert {r.path.split("/")[-1] for r in served} >= {f for d in datasets.values() for f in d["files"]}
@@ -107,6 +116,14 @@ def test_whole_dag_in_smoke_mode_against_a_loopback_mirror(tmp_path):
         assert run.model in report
     performance = (workdir / "results/performance.csv").read_text().splitlines()
     assert len(performance) == len(runs) + 1
+
+    # Snakemake's own report collects the outputs flagged with report(), with their captions.
+    snakemake(workdir, "--configfile", "config.yaml", "test-config.yaml", "--report", "smk.zip")
+    with zipfile.ZipFile(workdir / "smk.zip") as archive:
+        names = archive.namelist()
+    assert any(n.endswith("performance.csv") for n in names)
+    assert any(n.endswith("learning_curves.png") for n in names)
+    assert sum(n.endswith("seed0.png") for n in names) == len(runs)
 
 
 def test_offline_demo_runs_to_the_report(tmp_path):

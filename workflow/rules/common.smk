@@ -188,18 +188,12 @@ def get_source(wildcards):
 
 
 def get_train_threads():
-    """A timed CPU run owns the cores it uses (see the cpu_timing_slot resource)."""
-    if config["train_threads"]:
-        return config["train_threads"]
-    try:
-        cores = workflow.cores
-    except WorkflowError:
-        # A cluster executor has no local core count to size a run by.
-        raise WorkflowError(
-            "config key 'train_threads': set it when jobs run on a cluster "
-            "(e.g. --config train_threads=8): it becomes each training job's CPU request"
-        ) from None
-    return min(cores, os.cpu_count() or 1)
+    """A timed CPU run owns the cores it uses (see the cpu_timing_slot resource).
+
+    By default all of this machine's cores: Snakemake scales a job's threads down to --cores
+    locally. On a cluster set train_threads (it becomes the job's CPU request).
+    """
+    return config["train_threads"] or os.cpu_count() or 1
 
 
 def get_gpu_count(wildcards):
