@@ -11,6 +11,7 @@ import yaml
 from alexbench.workflow_config import ConfigError, expand_runs, validate_config
 
 from conftest import REPO
+from plugins.checkout import copy_checkout
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -77,13 +78,17 @@ def test_checksum_can_be_overridden_by_a_user_config(tmp_path):
     assert "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5" in proc.stdout
 
 
-def test_default_config_expands_the_full_dag_offline():
-    proc = dry_run("--config", "hardware=[cpu,gpu]", quiet=False)
+def test_default_config_expands_the_full_dag_offline(tmp_path):
+    """On a fresh clone (no venvs, no downloads) a dry run lists every stage for every run."""
+    fresh = copy_checkout(tmp_path / "clone", venvs=False)
+    proc = dry_run("--config", "hardware=[cpu,gpu]", quiet=False, cwd=fresh)
     assert proc.returncode == 0, proc.stderr
     config = validate_config(yaml.safe_load((REPO / "config.yaml").read_text()))
     runs = expand_runs(config, gpu_visible=True)
-    for rule in ("download", "prepare", "train", "aggregate", "plot_run", "report"):
+    for rule in ("build_venv", "download", "prepare", "train", "aggregate", "plot_run", "report"):
         assert f"rule {rule}:" in proc.stdout, rule
+    for env in ("keras-cpu", "keras-gpu", "gluon-cpu", "gluon-gpu", "pytorch-cpu", "pytorch-gpu", "report"):
+        assert f".venvs/{env}/pip-freeze.txt" in proc.stdout, env
     for run in runs:
         assert f"{run.path}/metrics.json" in proc.stdout, run.path
     # Seeds' frameworks, plus the cross-framework block in all three frameworks.

@@ -3,7 +3,6 @@ loopback mirror, every experiment trained in smoke mode in its framework's venv,
 built. Slow (minutes); the one test that proves the pieces fit.
 """
 import json
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,28 +16,10 @@ import yaml
 from alexbench.common.run_contract import read_history, read_metrics
 from alexbench.workflow_config import expand_runs, validate_config
 from conftest import REPO, env_python
+from plugins.checkout import copy_checkout
 from plugins.loopback import serve_folder
 
 pytestmark = pytest.mark.slow
-
-
-def copy_checkout(dest: Path) -> Path:
-    """A clean checkout (tracked and new files, nothing ignored) sharing the built venvs."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split("\0")
-    for name in filter(None, files):
-        source = REPO / name
-        if source.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
-    venvs = dest / ".venvs"
-    venvs.mkdir()
-    for env in ("keras-cpu", "pytorch-cpu", "gluon-cpu", "report"):
-        (venvs / env).symlink_to(env_python(env).parents[1])
-    # A gpu run must fail for want of a GPU, not spend minutes installing CUDA wheels: the CPU
-    # venv stands in for keras-gpu (the harness checks for a GPU before it imports Keras).
-    (venvs / "keras-gpu").symlink_to(env_python("keras-cpu").parents[1])
-    return dest
 
 
 def snakemake(workdir: Path, *args, timeout=3600, succeed=True):
