@@ -33,7 +33,6 @@ RUNS = expand_runs(config, gpu_visible=gpu_visible())
 RUN_BY_KEY = {
     (r.framework, r.dataset, r.model, r.hardware, str(r.seed)): r for r in RUNS
 }
-DATASETS_USED = sorted({r.dataset for r in RUNS})
 
 
 wildcard_constraints:
