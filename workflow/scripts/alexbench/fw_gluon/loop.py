@@ -170,18 +170,26 @@ class AdaDeltaLR(mx.optimizer.Optimizer):
         return (mx.nd.zeros(weight.shape, weight.context), mx.nd.zeros(weight.shape, weight.context))
 
     def update(self, index, weight, grad, state):
+        # MXNet has no fused AdaDelta kernel, so each line below is one or more passes over
+        # the parameter. In-place updates (*=, +=, -=) skip the temporaries and the copy-backs
+        # of `x[:] = ...`: the same float32 operations in the same order (bit-identical
+        # results), about 25% less optimizer time (bench/README.md).
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
         grad = grad * self.rescale_grad
         if self.clip_gradient is not None:
             grad = mx.nd.clip(grad, -self.clip_gradient, self.clip_gradient)
         if wd:
-            grad = grad + wd * weight
+            grad += wd * weight
         acc_g, acc_delta = state
-        acc_g[:] = self.rho * acc_g + (1.0 - self.rho) * grad * grad
-        delta = mx.nd.sqrt(acc_delta + self.epsilon) / mx.nd.sqrt(acc_g + self.epsilon) * grad
-        acc_delta[:] = self.rho * acc_delta + (1.0 - self.rho) * delta * delta
-        weight[:] = weight - lr * delta
+        acc_g *= self.rho
+        acc_g += (1.0 - self.rho) * grad * grad
+        delta = mx.nd.sqrt(acc_delta + self.epsilon)
+        delta /= mx.nd.sqrt(acc_g + self.epsilon)
+        delta *= grad
+        acc_delta *= self.rho
+        acc_delta += (1.0 - self.rho) * delta * delta
+        weight -= lr * delta
 
 
 @mx.optimizer.register
