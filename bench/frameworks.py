@@ -7,7 +7,8 @@ side: median step time, images/s, CPU utilisation (process CPU time / wall time 
 steps: close to --threads when the framework really uses its threads), the input pipeline's
 overhead (one epoch through harness.prefetch_batches against the same steps on batches prepared
 beforehand), the step-time ratio to the fastest framework, and how busy the rest of the machine
-was meanwhile (other processes' CPU, in cores: above ~0.2 the figures are not trustworthy).
+was meanwhile (other processes' CPU, in cores: when they leave fewer free cores than --threads,
+the figures are not trustworthy and a warning says so).
 
     .venvs/dev/bin/python bench/frameworks.py --variants alexnet-mnist alexnet-lrn-32 \
         --batches 20 --threads 2 [--json out.json]
@@ -40,7 +41,8 @@ DEFAULT_VARIANTS = ("alexnet-mnist", "alexnet-lrn-32", "alexnet-d2l")
 # alexnet-d2l's experiment uses 128 images per batch (several seconds a step on 2 cores): the
 # default run trains it on smaller batches so that it stays within a few minutes.
 DEFAULT_BATCH_SIZE = {"alexnet-d2l": 32}
-BUSY_OTHER_CORES = 0.2
+# Slack for the probe's own helper threads and short system noise, in cores.
+BUSY_SLACK_CORES = 0.2
 
 
 def experiment_for(config, variant, optimizer=None):
@@ -98,6 +100,11 @@ def add_ratios(results):
             r["step_ratio_to_fastest"] = r["median_step_ms"] / fastest
 
 
+def oversubscribed(result, threads):
+    """True when the rest of the machine left fewer free cores than the probe's threads."""
+    return (os.cpu_count() or 1) - result["other_cores"] < threads - BUSY_SLACK_CORES
+
+
 def format_table(results, threads):
     head = (f"{'variant':<16}{'framework':<10}{'batch':>6}{'step ms':>10}{'p10-p90 ms':>16}"
             f"{'images/s':>10}{'vs fastest':>11}{'CPU util':>10}{'pipeline':>10}{'other':>7}")
@@ -113,9 +120,9 @@ def format_table(results, threads):
                  f"during them (ideal {threads}); pipeline: one epoch through "
                  "harness.prefetch_batches vs the same steps on prepared batches; other: cores "
                  "the rest of the machine used meanwhile.")
-    busy = [r for r in results if r["other_cores"] > BUSY_OTHER_CORES]
+    busy = [r for r in results if oversubscribed(r, threads)]
     if busy:
-        lines.append(f"WARNING: other processes used > {BUSY_OTHER_CORES} cores during "
+        lines.append(f"WARNING: other processes left fewer than {threads} free cores during "
                      + ", ".join(f"{r['framework']}/{r['variant']}" for r in busy)
                      + ": those timings are not trustworthy; rerun on a quiet machine.")
     return "\n".join(lines)
