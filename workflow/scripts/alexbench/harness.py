@@ -64,10 +64,11 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
 # Inter-op pools get one thread: one op at a time with `threads` threads inside it, the shape
 # every backend uses (TensorFlow's inter-op pool, MXNet's engine worker, torch's). The
 # determinism switches below are read when libmxnet / cuBLAS load, i.e. before the backends'
-# seed_everything can set them.
+# seed_everything can set them. TF_ONEDNN_USE_SYSTEM_ALLOCATOR: oneDNN builds of TensorFlow
+# otherwise keep every freed CPU tensor in a pool that never shrinks (fw_keras/loop.py).
 PRE_IMPORT_ENV = {"TF_NUM_INTEROP_THREADS": "1", "MXNET_CPU_WORKER_NTHREADS": "1",
                   "MXNET_ENFORCE_DETERMINISM": "1", "MXNET_CUDNN_AUTOTUNE_DEFAULT": "0",
-                  "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+                  "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}
 
 # One table of optimizer defaults (Keras's), so no backend depends on its framework's own.
 OPTIMIZER_DEFAULTS = {

@@ -31,15 +31,27 @@ import logging
 import os
 import random
 
-import numpy as np
-import tensorflow as tf
-import keras
+# oneDNN builds of TensorFlow allocate CPU tensors from a BFC pool that never gives memory back,
+# so every build temporary and gradient stayed in the process (S1: 21.4 GB peak RSS). The system
+# allocator returns freed blocks; the kernels, hence the results, are the same. Read when
+# TensorFlow creates its CPU allocator: the harness sets it before import too (PRE_IMPORT_ENV).
+os.environ.setdefault("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "1")
 
-from alexbench.common import hardware, layer_specs
-from alexbench.fw_keras.models import build_model, count_parameters
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
+
+from alexbench.common import hardware, layer_specs  # noqa: E402
+from alexbench.fw_keras.models import (adopt_numpy, aligned_empty, build_model,  # noqa: E402
+                                       count_parameters)
 
 FRAMEWORK = "keras"
 log = logging.getLogger(__name__)
+
+# snapshot() does not copy a variable of at least this size that still holds its seeded initial
+# draw or zeros (checked block by block): restore() redraws it. S1's fc1 kernel is 3.5 GB.
+SNAPSHOT_BY_RECIPE_BYTES = 64 * 2**20
+SNAPSHOT_BLOCK_ELEMENTS = 1 << 22
 
 # Environment variables that size the CPU thread pools of TensorFlow and the math libraries it
 # may load (oneDNN uses TF's own Eigen pool; OMP/MKL/OpenBLAS only matter if present).
@@ -231,16 +243,20 @@ class Trainer:
 
         model.variables includes Keras's SeedGenerator states, so a warm-up step undone by
         restore() leaves the dropout random stream where it was, as in fw_pytorch.
+        A large variable that still equals its seeded initial draw, or all (+0.0) zeros, is
+        recorded as that recipe instead of a copy (verified block by block, so restore() writes
+        back exactly the same bits); everything else is copied.
         """
-        return ([v.numpy().copy() for v in self.model.variables],
-                [v.numpy().copy() for v in self.optimizer.variables])
+        draws = getattr(self.model, "initial_draws", {})
+        return ([_variable_state(v, draws.get(v.path)) for v in self.model.variables],
+                [_variable_state(v, None) for v in self.optimizer.variables])
 
     def restore(self, state) -> None:
         weights, optimizer_vars = state
-        for var, value in zip(self.model.variables, weights):
-            var.assign(value)
-        for var, value in zip(self.optimizer.variables, optimizer_vars):
-            var.assign(value)
+        for var, saved in zip(self.model.variables, weights):
+            _restore_variable(var, saved)
+        for var, saved in zip(self.optimizer.variables, optimizer_vars):
+            _restore_variable(var, saved)
 
     def sync(self) -> None:
         """Block until every queued op on every device has finished (GPU work is asynchronous)."""
@@ -263,3 +279,42 @@ class Trainer:
         self.model.save_weights(partial)
         os.replace(partial, final)
         return os.path.basename(final)
+
+
+def _variable_blocks(variable):
+    """(first row, numpy block) over axis 0 of a variable, read a block at a time."""
+    value = getattr(variable, "value", variable)
+    shape = [int(d) for d in variable.shape]
+    rows = max(1, SNAPSHOT_BLOCK_ELEMENTS // max(1, int(np.prod(shape[1:], dtype=np.int64))))
+    for start in range(0, shape[0], rows):
+        yield start, value[start:start + rows].numpy()
+
+
+def _variable_state(variable, draw):
+    """("draw", SeededDraw) / ("zeros", None) for a large variable that holds exactly that,
+    else ("copy", numpy copy)."""
+    nbytes = int(np.prod(variable.shape, dtype=np.int64)) * np.dtype(variable.dtype).itemsize
+    if variable.shape and nbytes >= SNAPSHOT_BY_RECIPE_BYTES:
+        if draw is not None and all(
+                np.array_equal(got.view(np.uint8), want.view(np.uint8))
+                for (_, got), (_, want) in zip(_variable_blocks(variable),
+                                               draw.blocks(variable.shape, SNAPSHOT_BLOCK_ELEMENTS))):
+            return ("draw", draw)
+        if not any(block.view(np.uint8).any() for _, block in _variable_blocks(variable)):
+            return ("zeros", None)
+    return ("copy", variable.numpy().copy())
+
+
+def _restore_variable(variable, saved) -> None:
+    # The variable takes over the new array's memory (adopt_numpy): no full-size copies. Slice
+    # assignment would avoid even that one array, but it switches TensorFlow's variable to
+    # copy-on-read, which copies the whole kernel on every later read.
+    kind, value = saved
+    if kind == "draw":
+        variable.assign(adopt_numpy(value.draw(variable.shape)))
+    elif kind == "zeros":
+        zeros = aligned_empty(tuple(int(d) for d in variable.shape), np.dtype(variable.dtype))
+        zeros.fill(0)
+        variable.assign(adopt_numpy(zeros))
+    else:
+        variable.assign(value)
