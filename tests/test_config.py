@@ -111,3 +111,24 @@ def test_a_run_outside_the_config_is_refused_by_name():
     proc = dry_run("results/runs/pytorch/cifar10/alexnet-224/cpu/seed7/metrics.json", quiet=False)
     assert proc.returncode != 0
     assert "no experiment in config.yaml trains alexnet-224 on cifar10 with pytorch" in proc.stdout + proc.stderr
+
+
+def test_timed_cpu_runs_leave_no_room_for_preparation_beside_them():
+    """profiles/default grants cpu_timing_slot=2: a timed cpu run takes both, a preparation one."""
+    profile = yaml.safe_load((REPO / "profiles/default/config.yaml").read_text())
+    assert "cpu_timing_slot=2" in profile["resources"] and "gpu=1" in profile["resources"]
+    proc = dry_run("--config", "demo=true", "hardware=[cpu,gpu]", "seeds=[0]", quiet=False)
+    assert proc.returncode == 0, proc.stderr
+    jobs = proc.stdout.split("\nrule ")[1:] + proc.stdout.split("\nlocalrule ")[1:]
+    slots = {}
+    for job in jobs:
+        rule = job.split(":", 1)[0]
+        hardware = "gpu" if "/gpu/seed" in job else "cpu"
+        resources = next(line for line in job.splitlines() if "resources:" in line)
+        slots.setdefault((rule, hardware), set()).add(
+            "cpu_timing_slot=2" if "cpu_timing_slot=2" in resources else
+            "cpu_timing_slot=1" if "cpu_timing_slot=1" in resources else "none")
+    assert slots[("train", "cpu")] == {"cpu_timing_slot=2"}
+    assert slots[("train", "gpu")] == {"none"}
+    assert slots[("prepare", "cpu")] == {"cpu_timing_slot=1"}
+    assert slots[("download", "cpu")] == {"none"}

@@ -27,6 +27,8 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 validate(config, "../schemas/config.schema.yaml", set_default=False)
 
+# profiles/default grants 2: a timed CPU run takes both, a data preparation one.
+CPU_TIMING_SLOTS = 2
 USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 DEMO = config["demo"]
 RUNS = expand_runs(config, gpu_visible=gpu_visible())
@@ -205,7 +207,8 @@ def get_gpu_model(wildcards):
 
 
 def get_cpu_timing_slot(wildcards):
-    return 1 if wildcards.hardware == "cpu" else 0
+    """Both slots of profiles/default: nothing CPU-heavy runs beside a timed CPU run."""
+    return CPU_TIMING_SLOTS if wildcards.hardware == "cpu" else 0
 
 
 # --- results ---------------------------------------------------------------------------------

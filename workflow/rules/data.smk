@@ -49,6 +49,9 @@ rule prepare:
         "logs/prepare/{dataset}.log",
     conda:
         "../../envs/report.yaml"
+    resources:
+        # Decoding keeps a core busy: never beside a timed CPU run (see profiles/default).
+        cpu_timing_slot=1,
     params:
         python=get_python("report"),
         format=get_dataset_format,

@@ -1,7 +1,7 @@
 # Stage: training. One job per run (framework x dataset x model x hardware x seed), each a
-# target by its path. Timed runs own their device: cpu runs hold the one `cpu_timing_slot`
-# and gpu runs the `gpu` resource, both limited to 1 in profiles/default/config.yaml, so two
-# timed runs never overlap under -j4 while downloads and preparation still run in parallel.
+# target by its path. Timed runs own their device: cpu runs hold both `cpu_timing_slot`s and
+# gpu runs the one `gpu` (profiles/default/config.yaml), so two timed runs never overlap under
+# -j4, and no data preparation runs beside a timed CPU run; downloads still run in parallel.
 
 
 rule train:
