@@ -155,10 +155,12 @@ def write_failed_log(run_dir: Path, message: str) -> Path:
 
 S0_CLAIM = {"reference": "Keras 2.1.6 / TF 1.11 README, run II",
             "claims": [{"framework": "keras", "hardware": GPU_NAME, "epochs": 12,
+                        "dataset": "mnist", "model": "alexnet-mnist", "batch_size": 32,
                         "metrics": {"test_accuracy": 0.9932, "test_loss": 0.0309, "train_time_s": 478.3}}],
             "tolerance": {"test_accuracy": 0.005, "test_loss": 0.01, "train_time_s": 0.25}}
 S3_CLAIM = {"reference": "d2l-style Gluon course notebook",
             "claims": [{"framework": "gluon", "hardware": None, "epochs": 9,
+                        "dataset": "cifar10", "model": "alexnet-224", "batch_size": 32,
                         "metrics": {"test_accuracy": 0.452, "train_accuracy": 0.522, "epoch_time_s": 126.0}}],
             "tolerance": {"test_accuracy": 0.05, "train_accuracy": 0.02, "epoch_time_s": 0.25}}
 
@@ -179,6 +181,7 @@ def experiment(title, frameworks, model, dataset, hardware, seeds, epochs, publi
 
 D_CLAIM = {"reference": "d2l 0.17.5, Tesla V100",
            "claims": [{"framework": f, "hardware": "Tesla V100", "epochs": 10,
+                       "dataset": "fashion_mnist", "model": "alexnet-d2l", "batch_size": 32,
                        "metrics": {"test_accuracy": acc, "train_images_per_s": speed}}
                       for f, acc, speed in (("gluon", 0.877, 4070), ("pytorch", 0.882, 4171),
                                             ("keras", 0.881, 5029))],

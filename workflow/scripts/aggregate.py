@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     summary = tables.summary_frame(perf)
     files.write_atomically(args.performance, lambda f: perf.to_csv(f, index=False))
     files.write_atomically(args.summary, lambda f: summary.to_csv(f, index=False))
-    files.write_text(args.markdown, tables.markdown(perf, config))
+    files.write_text(args.markdown, tables.markdown(perf, config, summary))
     files.write_text(args.html_table, tables.html_document(perf, config))
     if args.claims:
         frame = pd.DataFrame([dataclasses.asdict(v) for v in verdicts])

@@ -1,9 +1,9 @@
 """Published claims against measurements: one verdict per claim, metric, framework and hardware.
 
 A claim comes from config.json's `experiments.<name>.published` (reference, claims, tolerance).
-Verdicts: 'reproduced' (within tolerance), 'not reproduced', or 'not comparable' with the reason
-(smoke run, run failed/missing/diverged, different or unstated hardware for a time metric,
-different epochs). Tolerances: absolute for accuracy and loss, relative (0.25 = +-25%) for times
+Verdicts: 'reproduced' (within tolerance), 'not reproduced', or 'not comparable' listing every
+reason (smoke run, run failed/missing/diverged, or a mismatch on dataset, model, epochs, batch
+size, precision (fp32 when unstated), or, for a time metric, different or unstated hardware). Tolerances: absolute for accuracy and loss, relative (0.25 = +-25%) for times
 and throughput. Measured = mean over the workload's 'ok' seeds.
 
 When a claim was made after fewer epochs than the run trained and the run validated on the test
@@ -119,27 +119,64 @@ def _precheck(runs, metric, claim, exp) -> tuple:
         return f"run {'/'.join(states)}: {detail}", [], None
     if any(r.metrics["smoke"] for r in ok):
         return "smoke run (1 epoch, few images): not comparable with published figures", ok, None
+    # Every mismatch, in the order dataset, model, epochs, batch size, precision, hardware.
+    epoch_reason, at_epoch = _epoch_check(ok, metric, claim)
+    mismatches = (_axis_mismatches(claim, ok, ("dataset", "model")) + ([epoch_reason] if epoch_reason else [])
+                  + _axis_mismatches(claim, ok, ("batch_size", "precision")))
     if metric in HARDWARE_BOUND:
         published_hw = claim.get("hardware")
         devices = sorted({r.metrics["device"]["name"] for r in ok})
         if not published_hw:
-            return "the source did not state its hardware, so time/throughput cannot be compared", ok, None
-        if not all(same_device(published_hw, d) for d in devices):
-            return f"different hardware: published on {published_hw}, measured on {', '.join(devices)}", ok, None
+            mismatches.append("the source did not state its hardware, so time/throughput cannot be compared")
+        elif not all(same_device(published_hw, d) for d in devices):
+            mismatches.append(f"different hardware: published on {published_hw}, measured on {', '.join(devices)}")
+    if mismatches:
+        return "; ".join(mismatches), ok, None
+    return None, ok, at_epoch
+
+
+# Axes besides epochs and hardware on which a run must match a claim, from the run's folder and
+# settings. A claim without precision means fp32, as does a run whose settings lack it.
+def _run_axes(run) -> dict:
+    settings = run.metrics["settings"]
+    return {"dataset": run.dataset, "model": run.model, "batch_size": settings.get("batch_size"),
+            "precision": settings.get("precision") or "fp32"}
+
+
+AXIS_LABELS = {"dataset": "dataset", "model": "model", "batch_size": "batch size", "precision": "precision"}
+
+
+def _axis_mismatches(claim, ok, keys) -> list[str]:
+    """Every axis among `keys` (of AXIS_LABELS) on which the runs differ from the claim, as
+    'different dataset: published with mnist, run with fashion_mnist'."""
+    out = []
+    for key in keys:
+        label = AXIS_LABELS[key]
+        published = claim.get(key, "fp32" if key == "precision" else None)
+        measured = sorted({str(_run_axes(r)[key]) for r in ok})
+        if published is None:
+            out.append(f"the claim does not state its {label}")
+        elif measured != [str(published)]:
+            out.append(f"different {label}: published with {published}, run with {'/'.join(measured)}")
+    return out
+
+
+def _epoch_check(ok, metric, claim) -> tuple:
+    """(reason the epochs make the claim not comparable | None, epoch to read history at | None)."""
     claim_epochs = claim.get("epochs")
     run_epochs = sorted({r.metrics["epochs_completed"] for r in ok})
     if claim_epochs is None or run_epochs == [claim_epochs]:
-        return None, ok, None
+        return None, None
     if max(run_epochs) < claim_epochs or len(run_epochs) > 1:
-        return f"fewer epochs: run trained {'/'.join(map(str, run_epochs))}, published after {claim_epochs}", ok, None
+        return f"fewer epochs: run trained {'/'.join(map(str, run_epochs))}, published after {claim_epochs}", None
     # The run trained longer than the claim.
     if metric in ("epoch_time_s", "train_images_per_s"):
-        return None, ok, None
+        return None, None
     validation = sorted({r.metrics["settings"]["validation"] for r in ok})
     if metric in ("train_accuracy", "train_loss") or (metric in ACCURACY_LIKE and validation == ["test"]):
-        return None, ok, claim_epochs
+        return None, claim_epochs
     return (f"different epochs: run trained {run_epochs[0]}, published after {claim_epochs}, "
-            f"and the run validated on {validation[0]}, not the test set, so no figure at that epoch"), ok, None
+            f"and the run validated on {validation[0]}, not the test set, so no figure at that epoch"), None
 
 
 def evaluate_claims(config: dict, runs) -> list[Verdict]:

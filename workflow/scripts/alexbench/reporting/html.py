@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jinja2
 
-from alexbench.reporting import claims, tables
+from alexbench.reporting import claims, ranking, tables
 from alexbench.reporting.plots import COMPARISON_PLOTS, FRAMEWORK_COLOURS, FRAMEWORK_LABELS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -79,31 +79,13 @@ def build_context(config: dict, perf, summary, runs, verdicts, plots_dir, proven
         "verdict_counts": _count(v.verdict for v in verdicts),
         "comparison": comparison, "details": [_run_details(r, plots_dir) for r in runs],
         "provenance": provenance, "colours": FRAMEWORK_COLOURS, "labels": FRAMEWORK_LABELS,
-        "relative_metrics": claims.RELATIVE,
+        "relative_metrics": claims.RELATIVE, "ranking_test": ranking.TEST_NAME,
     }
 
 
 def headline_sentence(workload: dict) -> str:
     """One sentence answering 'which framework is fastest here, at what accuracy'."""
-    measured = [e for e in workload["ranking"] if e["n_ok"]]
-    failed = [FRAMEWORK_LABELS.get(e["framework"], e["framework"]) for e in workload["ranking"] if not e["n_ok"]]
-    if not measured:
-        return "no framework completed a run."
-    best = measured[0]
-    name = FRAMEWORK_LABELS.get(best["framework"], best["framework"])
-    text = (f"{name} is fastest: {fmt(best['train_time_s'], 1, True)} s, "
-            f"{fmt(best['train_images_per_s'], 0, True)} images/s, test accuracy {fmt(best['test_accuracy'], 4)}")
-    if len(measured) > 1:
-        slowest = measured[-1]
-        others = ", ".join(f"{FRAMEWORK_LABELS.get(e['framework'], e['framework'])} "
-                           f"{fmt(e['test_accuracy'], 4)}" for e in measured[1:])
-        text += (f"; {fmt(best['speedup_vs_slowest'], 2)}× the speed of the slowest "
-                 f"({FRAMEWORK_LABELS.get(slowest['framework'], slowest['framework'])}); others' accuracy: {others}")
-    if best["smoke"]:
-        text += " (smoke run: timings not meaningful)"
-    if failed:
-        text += f"; no completed run for {', '.join(failed)}"
-    return text + "."
+    return ranking.sentence(workload)
 
 
 def _count(items) -> dict:

@@ -10,8 +10,9 @@ import math
 
 import pandas as pd
 
+from alexbench.reporting import ranking
 from alexbench.reporting.runs import framework_rank
-from alexbench.reporting.stats import mean_ci
+from alexbench.reporting.stats import finite, mean_ci
 
 IDENTITY = ["experiment", "framework", "dataset", "model", "hardware", "seed"]
 GROUP = ["experiment", "framework", "dataset", "model", "hardware"]
@@ -114,6 +115,10 @@ def summary_frame(perf: pd.DataFrame) -> pd.DataFrame:
             stats = mean_ci(list(values))
             row.update({f"{stem}_mean": stats.mean, f"{stem}_sd": stats.sd,
                         f"{stem}_ci95_low": stats.ci_low, f"{stem}_ci95_high": stats.ci_high})
+        # The per-seed times themselves (in seed order), for the ranking's Welch test.
+        times = pd.to_numeric(ok.sort_values("seed")["train_time_s"], errors="coerce") \
+            if "train_time_s" in ok else []
+        row["train_time_s_values"] = json.dumps(finite(times))
         rows.append(row)
     frame = pd.DataFrame(rows)
     order = frame["framework"].map(framework_rank) if len(frame) else []
@@ -195,15 +200,20 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def markdown(perf: pd.DataFrame, config: dict) -> str:
-    """performance.md: a heading and a README-style table per experiment, ready to paste."""
+def markdown(perf: pd.DataFrame, config: dict, summary: pd.DataFrame | None = None) -> str:
+    """performance.md: a heading and a README-style table per experiment, ready to paste; with
+    `summary`, each table is followed by its ranking (`ranking.sentence`) per workload."""
     out = ["# alexbench: measured performance", ""]
-    for title, header, rows, _ in readme_tables(perf, config):
+    experiments = [e for e, _ in perf.groupby("experiment", sort=True, dropna=False)]
+    for experiment, (title, header, rows, _) in zip(experiments, readme_tables(perf, config)):
         out += [f"## {title}", "", "| " + " | ".join(header) + " |",
                 "|" + "|".join("--:" if h in NUMERIC_HEADERS or h == "#" else "---"
                                for h in header) + "|"]
         out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
         out.append("")
+        if summary is not None:
+            out += ["Ranking (" + ranking.TEST_NAME + ", p < 0.05):", ""]
+            out += ranking_lines(summary, experiment) + [""]
     return "\n".join(out)
 
 
@@ -246,32 +256,54 @@ def html_document(perf: pd.DataFrame, config: dict) -> str:
 
 
 def headline(summary: pd.DataFrame) -> list[dict]:
-    """Per workload (experiment x dataset x model x hardware): frameworks ranked by mean training
-    time over ok seeds, fastest first, with throughput and accuracy; frameworks without an ok run
-    come last with their failure counts."""
+    """Per workload (experiment x dataset x model x hardware): frameworks in order of mean training
+    time over ok seeds, with throughput, accuracy and the ranking claim the seeds support
+    (`ranking.annotate`); frameworks without an ok run come last with their failure counts."""
     workloads = []
     for key, group in summary.groupby(["experiment", "dataset", "model", "hardware"], sort=True,
                                       dropna=False):
-        measured = group[group["n_ok"] > 0].sort_values("train_time_s_mean")
+        measured = group[group["n_ok"] > 0].sort_values("train_time_s_mean", kind="stable")
         unmeasured = group[group["n_ok"] == 0]
         entries = []
         slowest = measured["train_time_s_mean"].max() if len(measured) else math.nan
         for _, row in measured.iterrows():
-            entries.append({"framework": row["framework"], "n_ok": int(row["n_ok"]),
+            entries.append({"framework": row["framework"], "label": _label(row["framework"]),
+                            "n_ok": int(row["n_ok"]),
                             "n_runs": int(row["n_runs"]), "device": row["device"],
                             "train_time_s": row["train_time_s_mean"],
+                            "train_time_values": _values(row.get("train_time_s_values")),
                             "train_images_per_s": row["train_images_per_s_mean"],
                             "test_accuracy": row["test_accuracy_mean"],
                             "test_accuracy_sd": row["test_accuracy_sd"],
                             "speedup_vs_slowest": slowest / row["train_time_s_mean"]
                             if row["train_time_s_mean"] else math.nan,
                             "smoke": bool(row["smoke"])})
+        verdict = ranking.annotate(entries)
         for _, row in unmeasured.iterrows():
-            entries.append({"framework": row["framework"], "n_ok": 0, "n_runs": int(row["n_runs"]),
-                            "device": "", "train_time_s": math.nan, "train_images_per_s": math.nan,
+            entries.append({"framework": row["framework"], "label": _label(row["framework"]),
+                            "n_ok": 0, "n_runs": int(row["n_runs"]),
+                            "device": "", "train_time_s": math.nan, "train_time_values": [],
+                            "train_images_per_s": math.nan,
                             "test_accuracy": math.nan, "test_accuracy_sd": math.nan,
-                            "speedup_vs_slowest": math.nan, "smoke": False})
+                            "speedup_vs_slowest": math.nan, "smoke": False,
+                            "p_vs_best": math.nan, "claim": "no completed run"})
         workloads.append({"experiment": key[0], "dataset": key[1], "model": key[2],
-                          "hardware": key[3], "ranking": entries,
-                          "fastest": entries[0]["framework"] if len(measured) else None})
+                          "hardware": key[3], "ranking": entries, **verdict})
     return workloads
+
+
+def _label(framework) -> str:
+    return FRAMEWORK_NAMES.get(framework, framework)
+
+
+def _values(cell) -> list[float]:
+    """summary.csv's train_time_s_values (a JSON list) back to floats; [] when absent."""
+    if isinstance(cell, list):
+        return [float(v) for v in cell]
+    return [float(v) for v in json.loads(cell)] if isinstance(cell, str) and cell else []
+
+
+def ranking_lines(summary: pd.DataFrame, experiment) -> list[str]:
+    """Markdown bullets: the ranking sentence of each workload of one experiment."""
+    return [f"- **{wl['hardware'].upper()}** ({wl['dataset']}, {wl['model']}): {ranking.sentence(wl)}"
+            for wl in headline(summary) if wl["experiment"] == experiment]
