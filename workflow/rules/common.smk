@@ -45,6 +45,7 @@ wildcard_constraints:
     dataset="|".join(sorted(config["datasets"], key=len, reverse=True)),
     env="(keras|gluon|pytorch)-(cpu|gpu)|report",
     file=r"[^/]+",
+    experiment="|".join(config["experiments"]),
 
 
 # --- environments ------------------------------------------------------------------------------
@@ -253,6 +254,34 @@ def get_run_plots():
 
 def get_run_dir_args():
     return " ".join(f"--run-dir {path}" for path in get_run_dirs())
+
+
+def get_experiment_runs(wildcards):
+    """Every expected run of one experiment (the target results/experiments/{experiment}.html)."""
+    runs = [run for run in RUNS if run.experiment == wildcards.experiment]
+    if not runs:
+        raise WorkflowError(
+            f"experiment {wildcards.experiment} has no runs in this configuration "
+            f"(experiments_only: {config['experiments_only']})"
+        )
+    return runs
+
+
+def get_experiment_report_inputs(wildcards):
+    """The experiment's finished runs and their curves (all of them unless report_allow_missing)."""
+    expected = {run.path for run in get_experiment_runs(wildcards)}
+    reported = [run for run in get_reported_runs() if run.path in expected]
+    return {
+        "metrics": [f"{run.path}/metrics.json" for run in reported],
+        "run_plots": [
+            f"results/plots/runs/{r.framework}/{r.dataset}/{r.model}/{r.hardware}/seed{r.seed}.png"
+            for r in reported
+        ],
+    }
+
+
+def get_experiment_run_dir_args(wildcards):
+    return " ".join(f"--run-dir {run.path}" for run in get_experiment_runs(wildcards))
 
 
 def get_final_outputs():

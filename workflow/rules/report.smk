@@ -115,3 +115,46 @@ rule report:
         "{params.python} workflow/scripts/make_report.py --config {input.config}"
         " --performance {input.performance} --summary {input.summary} --plots-dir results/plots"
         " {params.run_dirs} --snakemake-version {params.snakemake_version} --out {output} > {log} 2>&1"
+
+
+# One experiment by name: `snakemake -j4 results/experiments/S0.html` trains every run of S0
+# and builds its part of the report (tables and comparison plots in results/experiments/S0/).
+rule experiment_report:
+    input:
+        unpack(get_experiment_report_inputs),
+        config="results/config.json",
+        env=get_env_inputs("report"),
+    output:
+        html="results/experiments/{experiment}.html",
+        tables=multiext(
+            "results/experiments/{experiment}/",
+            "performance.csv",
+            "summary.csv",
+            "performance.md",
+            "performance.html",
+        ),
+        comparison=directory("results/experiments/{experiment}/comparison"),
+    log:
+        "logs/report/experiment/{experiment}.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        python=get_python("report"),
+        run_dirs=get_experiment_run_dir_args,
+        allow_missing=get_allow_missing_flag(),
+        snakemake_version=snakemake.__version__,
+    shell:
+        "{params.python} workflow/scripts/experiment_report.py --config {input.config}"
+        " --experiment {wildcards.experiment} {params.run_dirs} --plots-dir results/plots"
+        " {params.allow_missing} --snakemake-version {params.snakemake_version}"
+        " --out {output.html} > {log} 2>&1"
+
+
+# The same by name, for `snakemake --list-target-rules`: `snakemake -j4 experiment_S0`.
+for _experiment in dict.fromkeys(run.experiment for run in RUNS):
+
+    rule:
+        name:
+            f"experiment_{_experiment}"
+        input:
+            f"results/experiments/{_experiment}.html",

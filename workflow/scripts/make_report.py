@@ -32,6 +32,8 @@ def parse_args(argv=None):
     parser.add_argument("--performance", required=True, type=Path, help="results/performance.csv")
     parser.add_argument("--summary", required=True, type=Path, help="results/summary.csv")
     parser.add_argument("--plots-dir", required=True, type=Path, help="results/plots")
+    parser.add_argument("--comparison-dir", type=Path, default=None,
+                        help="comparison plots (default: <plots-dir>/comparison)")
     parser.add_argument("--run-dir", required=True, action="append", type=Path, dest="run_dirs",
                         help="an expected run folder; repeat for every run")
     parser.add_argument("--snakemake-version", default="unknown", help="version of the Snakemake that ran")
@@ -60,7 +62,8 @@ def main(argv=None) -> int:
         prov = {"date": provenance.now_utc(), "commit": provenance.git_commit(),
                 "snakemake_version": args.snakemake_version, "packages": packages,
                 "package_names": names, "checksums": provenance.dataset_checksums(config, {r.dataset for r in collected})}
-        context = html.build_context(config, perf, summary, collected, verdicts, args.plots_dir, prov)
+        context = html.build_context(config, perf, summary, collected, verdicts, args.plots_dir, prov,
+                                     comparison_dir=args.comparison_dir)
     except (ValueError, OSError) as e:
         log.error("%s", e)
         return 1

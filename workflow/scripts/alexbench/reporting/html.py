@@ -57,11 +57,13 @@ def _run_details(run, plots_dir: Path) -> dict:
             "versions_json": json.dumps(m.get("versions", {}), indent=1, sort_keys=True)}
 
 
-def build_context(config: dict, perf, summary, runs, verdicts, plots_dir, provenance: dict) -> dict:
+def build_context(config: dict, perf, summary, runs, verdicts, plots_dir, provenance: dict,
+                  comparison_dir=None) -> dict:
     plots_dir = Path(plots_dir)
     comparison = []
     for stem, caption in COMPARISON_PLOTS.items():
-        path = comparison_plot_path(plots_dir, stem)
+        path = (Path(comparison_dir) / f"{stem}.png" if comparison_dir
+                else comparison_plot_path(plots_dir, stem))
         if not path.exists():
             raise FileNotFoundError(f"{path}: comparison plot missing (run plot_comparisons.py first)")
         comparison.append({"stem": stem, "caption": caption, "src": data_uri(path)})
