@@ -43,6 +43,8 @@ def valid_metrics():
         "weights_file": None,
         "started_at": "2026-01-01T00:00:00+00:00",
         "finished_at": "2026-01-01T00:01:00+00:00",
+        "provenance": {"git_commit": "0" * 40, "git_dirty": False,
+                       "inputs": {"train-images-idx3-ubyte.gz": "a" * 64}},
     }
 
 
@@ -94,6 +96,10 @@ MUTATIONS = [
     ("smoke", "yes"),                          # boolean
     ("memory.peak_rss_mb", 10),                # int is a number (valid)
     ("timing_definition", None),               # string, not nullable
+    ("provenance", DELETE),                    # optional: older run folders lack it (valid)
+    ("provenance.git_dirty", "yes"),           # boolean or null
+    ("provenance.inputs.f", 5),                # checksums are strings
+    ("provenance.git_commit", DELETE),         # required inside provenance
 ]
 
 

@@ -83,6 +83,12 @@ def test_two_epoch_run_writes_a_valid_run_contract(framework, prepared_data, tmp
     assert {"pytorch": "torch==", "keras": "keras==", "gluon": "mxnet=="}[framework] in freeze
     epoch_lines = [line for line in proc.stderr.splitlines() if " epoch " in line]
     assert len(epoch_lines) == 2 and "epoch 2/2 train_loss=" in epoch_lines[1]
+    # Provenance: the commit the code came from and the checksums meta.json records.
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    assert metrics["provenance"]["git_commit"] == (head.stdout.strip() if head.returncode == 0 else "unknown")
+    assert metrics["provenance"]["git_dirty"] in (True, False, None)
+    meta_sources = json.loads((data / "meta.json").read_text())["sources"]
+    assert metrics["provenance"]["inputs"] == meta_sources and len(meta_sources) == 4
 
 
 def test_alexnet_2012_on_imagenette_like_data_publishes_top5(prepared_data, tmp_path):

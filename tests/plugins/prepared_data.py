@@ -7,6 +7,7 @@ block of a grid over faint noise (and, in colour, its own channel mix), so a net
 the classes in a few steps; the rest of a run's behaviour is real. Folders are cached per
 session. Not for: testing the data preparation itself (that reads official files).
 """
+import hashlib
 import json
 
 import numpy as np
@@ -49,7 +50,10 @@ def write_prepared(folder, kind="mnist", train_count=64, test_count=32, num_clas
     meta = {"dataset": spec["dataset"], "format": spec["format"],
             "classes": [f"class{k}" for k in range(num_classes)],
             "image_shape": list(spec["image_shape"]), "train_count": train_count,
-            "test_count": test_count, "sources": {}}
+            "test_count": test_count,
+            # What preparation records: the sha256 of each file it read (here, its own arrays).
+            "sources": {f"{split}-{part}.npy": hashlib.sha256((folder / f"{split}-{part}.npy").read_bytes()).hexdigest()
+                        for split in counts for part in ("images", "labels")}}
     if kind == "imagenette":
         meta["imagenet_indices"] = IMAGENETTE_INDICES[:num_classes]
     (folder / "meta.json").write_text(json.dumps(meta, indent=2))

@@ -99,6 +99,8 @@ def make_metrics(framework="keras", dataset="mnist", model="alexnet-mnist", hard
                              "pipeline and per-epoch validation included.",
         "weights_file": None,
         "started_at": "2025-11-25T10:00:00+00:00", "finished_at": "2025-11-25T10:30:00+00:00",
+        "provenance": {"git_commit": "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "git_dirty": False,
+                       "inputs": {"train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"}},
     }
     return metrics, history
 
@@ -114,7 +116,7 @@ def env_txt(framework: str, hardware: str) -> str:
 
 # Fields metrics.schema.json does not require: a run may lack them and still be valid.
 OPTIONAL_FIELDS = [("device", "hostname"), ("versions", "framework_detail"), ("settings", "lr_schedule"),
-                   ("settings", "deterministic"), (None, "weights_file")]
+                   ("settings", "deterministic"), (None, "weights_file"), (None, "provenance")]
 
 
 def write_run(runs_root, framework="keras", dataset="mnist", model="alexnet-mnist", hardware="cpu",

@@ -12,6 +12,7 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
 from alexbench.common.hardware import gpu_visible
+from alexbench.common.provenance_facts import git_state_environment
 from alexbench.workflow_config import (
     ConfigError,
     expand_runs,
@@ -26,6 +27,10 @@ try:
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 validate(config, "../schemas/config.schema.yaml", set_default=False)
+
+# Every job records the commit it ran from; read here, where git is at hand (a job env may lack
+# it), and passed on in the environment, not as a parameter that would rerun every run.
+os.environ.update(git_state_environment(Path(workflow.basedir)))
 
 # profiles/default grants 2: a timed CPU run takes both, a data preparation one.
 CPU_TIMING_SLOTS = 2

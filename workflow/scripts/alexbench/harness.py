@@ -40,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from alexbench.common import atomic_files, hardware, run_contract
+from alexbench.common import atomic_files, hardware, provenance_facts, run_contract
 
 log = logging.getLogger("alexbench.train")
 
@@ -529,4 +529,5 @@ def train(args, backend, device, started_at):
         "weights_file": weights_file,
         "started_at": started_at,
         "finished_at": utc_now(),
+        "provenance": provenance_facts.run_provenance(args.data_dir),  # commit, input sha256s
     }
