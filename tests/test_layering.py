@@ -40,9 +40,10 @@ def test_training_code_never_imports_report_libraries(path):
     assert not top_level(imported_modules(path)) & REPORT_LIBS
 
 
-REPORTING = files("reporting") + files("data") + [
+REPORTING = files("reporting") + files("data") + files("export") + [
     SCRIPTS / f"{name}.py" for name in ("aggregate", "plot_run", "plot_comparisons", "make_report",
-                                         "download", "prepare", "synthesize")]
+                                         "download", "prepare", "synthesize", "experiment_report",
+                                         "export_mlflow")]
 
 
 @pytest.mark.parametrize("path", REPORTING, ids=lambda p: str(p.relative_to(SCRIPTS)))

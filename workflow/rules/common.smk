@@ -48,7 +48,7 @@ wildcard_constraints:
     seed=r"\d+",
     model="alexnet-[a-z0-9-]+",
     dataset="|".join(sorted(config["datasets"], key=len, reverse=True)),
-    env="(keras|gluon|pytorch)-(cpu|gpu)|report",
+    env="(keras|gluon|pytorch)-(cpu|gpu)|report|export",
     file=r"[^/]+",
     experiment="|".join(config["experiments"]),
 

@@ -158,3 +158,27 @@ for _experiment in dict.fromkeys(run.experiment for run in RUNS):
             f"experiment_{_experiment}"
         input:
             f"results/experiments/{_experiment}.html",
+
+
+# Optional, not part of `all`: `snakemake -j2 results/mlflow.done` logs every finished run into
+# an MLflow tracking store ($MLFLOW_TRACKING_URI, else results/mlflow.db); runs already logged
+# are skipped, so it can be rerun after more runs finish.
+rule export_mlflow:
+    input:
+        metrics=get_report_metrics,
+        histories=get_all_histories(),
+        env=get_env_inputs("export"),
+    output:
+        "results/mlflow.done",
+    log:
+        "logs/export/mlflow.log",
+    conda:
+        "../../envs/export.yaml"
+    params:
+        python=get_python("export"),
+        run_dirs=lambda wildcards: " ".join(
+            f"--run-dir {run.path}" for run in get_reported_runs()
+        ),
+    shell:
+        "{params.python} workflow/scripts/export_mlflow.py {params.run_dirs}"
+        " --done {output} > {log} 2>&1"

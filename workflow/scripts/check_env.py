@@ -43,7 +43,15 @@ def check_report():
         np.zeros((2, 3)).shape
 
 
-CHECKS = {"keras": check_keras, "pytorch": check_pytorch, "gluon": check_gluon, "report": check_report}
+def check_export():
+    import mlflow
+    import sqlalchemy
+    from mlflow.tracking import MlflowClient  # noqa: F401  (the client the export drives)
+    return f"mlflow {mlflow.__version__}, sqlalchemy {sqlalchemy.__version__}", ()
+
+
+CHECKS = {"keras": check_keras, "pytorch": check_pytorch, "gluon": check_gluon, "report": check_report,
+          "export": check_export}
 
 
 def main(argv=None):
