@@ -498,3 +498,41 @@ def test_snakemake_report_captions_render_as_one_sentence(repo):
             assert text.strip().count(". ") == 0 and text.strip().endswith("."), f"{path.name}: one sentence"
     assert "keras training alexnet-mnist on mnist (cpu, seed 0)" in jinja2.Template(
         (repo / "workflow/report/run_curves.rst").read_text()).render(snakemake=type("S", (), {"wildcards": Wildcards}))
+
+
+# --- energy ----------------------------------------------------------------------------------
+
+def test_energy_column_and_plot_appear_when_a_run_has_a_counter(tmp_path):
+    runs_root = tmp_path / "results" / "runs"
+    config = base_config({"S0": experiment("t", ["keras", "pytorch"], "alexnet-mnist", "mnist", ["gpu"],
+                                           [0], 12, None, "S0")})
+    dirs = []
+    for framework, joules in (("keras", 51234.4), ("pytorch", None)):
+        run_dir = write_run(runs_root, framework, hardware="gpu", seed=0)
+        metrics = run_contract.read_metrics(run_dir / "metrics.json")
+        metrics["energy"] = {"joules": joules, "to_target_joules": None, "source": "nvml" if joules else None,
+                             "scope": "the whole GPU 0 (NVIDIA H200), all processes on it" if joules else None,
+                             "reason": None if joules else "NVML has no energy counter for this GPU: Not Supported"}
+        run_contract.write_metrics(run_dir, metrics)
+        dirs.append(run_dir)
+    config_path = tmp_path / "results" / "config.json"
+    config_path.write_text(json.dumps(config))
+    results = tmp_path / "results"
+    args = ["workflow/scripts/aggregate.py", "--config", config_path]
+    for run_dir in dirs:
+        args += ["--run-dir", run_dir]
+    run_in_env("report", args + ["--performance", results / "performance.csv", "--summary", results / "summary.csv",
+                                 "--markdown", results / "performance.md", "--html-table", results / "performance.html"])
+    md = (results / "performance.md").read_text()
+    assert "| Energy (J) |" in md and "| 51234 |" in md
+    run_in_env("report", ["workflow/scripts/plot_comparisons.py", "--performance", results / "performance.csv",
+                          "--config", config_path, "--run-dir", dirs[0], "--run-dir", dirs[1],
+                          "--out-dir", results / "comparison"])
+    svg = (results / "comparison" / "energy_vs_accuracy.svg").read_text()
+    assert "Energy of the training loop (J)" in svg
+    assert _has_colour(results / "comparison" / "energy_vs_accuracy.png", plots.FRAMEWORK_COLOURS["keras"])
+
+
+def test_no_energy_column_or_plot_without_a_counter(built_report):
+    assert "Energy (J)" not in (built_report.results / "performance.md").read_text()
+    assert not (built_report.results / "plots" / "comparison" / "energy_vs_accuracy.png").exists()

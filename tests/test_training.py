@@ -89,6 +89,9 @@ def test_two_epoch_run_writes_a_valid_run_contract(framework, prepared_data, tmp
     assert metrics["provenance"]["git_dirty"] in (True, False, None)
     meta_sources = json.loads((data / "meta.json").read_text())["sources"]
     assert metrics["provenance"]["inputs"] == meta_sources and len(meta_sources) == 4
+    # Energy: RAPL where this machine exposes it, else null with the reason (never an estimate).
+    joules, reason = metrics["energy"]["joules"], metrics["energy"]["reason"]
+    assert (joules is not None and joules > 0 and reason is None) or (joules is None and reason)
 
 
 def test_alexnet_2012_on_imagenette_like_data_publishes_top5(prepared_data, tmp_path):

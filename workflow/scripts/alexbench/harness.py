@@ -40,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from alexbench.common import atomic_files, hardware, provenance_facts, run_contract
+from alexbench.common import atomic_files, energy, hardware, provenance_facts, run_contract
 
 log = logging.getLogger("alexbench.train")
 
@@ -408,6 +408,7 @@ def train(args, backend, device, started_at):
     steady_first_epoch = None
     status, time_to_target = "ok", None
 
+    meter = energy.start_meter(args.hardware)  # NVML / RAPL counter, or null with the reason
     trainer.sync()
     loop_start = time.perf_counter()
     for epoch in range(1, epochs + 1):
@@ -458,6 +459,7 @@ def train(args, backend, device, started_at):
                  lr, epoch_time, seen / (train_end - epoch_start))
         if target is not None and time_to_target is None and val["accuracy"] >= target:
             time_to_target = epoch_end - loop_start
+            meter.mark_target()
             log.info("validation accuracy reached the target %.4f after %.2f s", target,
                      time_to_target)
         if schedule is not None:
@@ -467,6 +469,7 @@ def train(args, backend, device, started_at):
                 log.info("reduce_on_plateau: learning rate %.3g -> %.3g", lr, new_lr)
     trainer.sync()
     train_time = time.perf_counter() - loop_start
+    meter.stop()
     if not history:
         run_contract.write_history(args.out_dir, history)
 
@@ -530,4 +533,5 @@ def train(args, backend, device, started_at):
         "started_at": started_at,
         "finished_at": utc_now(),
         "provenance": provenance_facts.run_provenance(args.data_dir),  # commit, input sha256s
+        "energy": meter.document(),
     }

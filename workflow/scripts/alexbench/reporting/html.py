@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 
 from alexbench.reporting import claims, ranking, tables
-from alexbench.reporting.plots import COMPARISON_PLOTS, FRAMEWORK_COLOURS, FRAMEWORK_LABELS
+from alexbench.reporting.plots import COMPARISON_PLOTS, FRAMEWORK_COLOURS, FRAMEWORK_LABELS, OPTIONAL_PLOTS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -67,6 +67,10 @@ def build_context(config: dict, perf, summary, runs, verdicts, plots_dir, proven
         if not path.exists():
             raise FileNotFoundError(f"{path}: comparison plot missing (run plot_comparisons.py first)")
         comparison.append({"stem": stem, "caption": caption, "src": data_uri(path)})
+    for stem, caption in OPTIONAL_PLOTS.items():  # drawn only when the runs have the data
+        path = (Path(comparison_dir) if comparison_dir else plots_dir / "comparison") / f"{stem}.png"
+        if path.exists():
+            comparison.append({"stem": stem, "caption": caption, "src": data_uri(path)})
     titles = {name: exp.get("title", "") for name, exp in (config.get("experiments") or {}).items()}
     workloads = tables.headline(summary)
     for wl in workloads:

@@ -47,6 +47,14 @@ COMPARISON_PLOTS = {
 }
 
 
+# Drawn only when some run measured energy from a hardware counter (NVML or RAPL).
+OPTIONAL_PLOTS = {
+    "energy_vs_accuracy": "Test accuracy against training-loop energy (J, from NVML on a GPU or "
+                          "RAPL package energy on a CPU), one marker per run that has a counter "
+                          "(circle: CPU, triangle: GPU).",
+}
+
+
 def set_theme() -> None:
     sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
     # SVG text stays text (searchable, editable, smaller) instead of outlines.
@@ -234,6 +242,29 @@ def plot_accuracy_vs_time(perf: pd.DataFrame, out_png, titles: dict) -> list[Pat
     return save_figure(fig, out_png, svg=True)
 
 
+def plot_energy_vs_accuracy(perf: pd.DataFrame, out_png, titles: dict) -> list[Path]:
+    """Per experiment: test accuracy against energy of the training loop, one marker per ok run
+    with a measured energy; experiments without any are left out."""
+    set_theme()
+    ok = perf[perf["status"] == "ok"].copy()
+    ok["_joules"] = pd.to_numeric(ok["energy.joules"], errors="coerce")
+    ok = ok[ok["_joules"].notna()]
+    experiments = sorted(ok["experiment"].dropna().unique())
+    fig, axes = _facets(len(experiments))
+    for ax, experiment in zip(axes, experiments):
+        sel = ok[ok["experiment"] == experiment]
+        for (framework, hw), group in sel.groupby(["framework", "hardware"]):
+            ax.scatter(group["_joules"], pd.to_numeric(group["test.accuracy"]),
+                       color=FRAMEWORK_COLOURS.get(framework, "grey"),
+                       marker=HARDWARE_MARKERS.get(hw, "s"), s=40, edgecolors="black", linewidths=0.4)
+        ax.set_xlabel("Energy of the training loop (J)")
+        ax.set_ylabel("Test accuracy")
+        ax.set_title(_wrap(_experiment_label(experiment, titles)), fontsize="small")
+    _framework_legend(fig, _frameworks_in(ok), sorted(ok["hardware"].unique()))
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return save_figure(fig, out_png, svg=True)
+
+
 def plot_learning_curves(runs, out_png, titles: dict) -> list[Path]:
     """Per workload (experiment x hardware): validation accuracy per epoch, one line per run,
     coloured by framework; diverged runs dashed."""
@@ -275,4 +306,6 @@ def plot_comparisons(perf: pd.DataFrame, runs, out_dir, titles: dict) -> list[Pa
                                         out_dir / "test_accuracy.png", titles, bars=False)
     written += plot_accuracy_vs_time(perf, out_dir / "accuracy_vs_time.png", titles)
     written += plot_learning_curves(runs, out_dir / "learning_curves.png", titles)
+    if "energy.joules" in perf and pd.to_numeric(perf["energy.joules"], errors="coerce").notna().any():
+        written += plot_energy_vs_accuracy(perf, out_dir / "energy_vs_accuracy.png", titles)
     return written

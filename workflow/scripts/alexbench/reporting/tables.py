@@ -178,6 +178,18 @@ TABLE_COLUMNS = [
 ]
 
 
+# Shown only when some run measured energy (a GPU with NVML, a CPU with readable RAPL).
+ENERGY_COLUMN = ("Energy (J)", lambda r: _fmt(r.get("energy.joules"), 0))
+
+
+def has_energy(perf: pd.DataFrame) -> bool:
+    return "energy.joules" in perf and pd.to_numeric(perf["energy.joules"], errors="coerce").notna().any()
+
+
+def table_columns(perf: pd.DataFrame) -> list:
+    return TABLE_COLUMNS + ([ENERGY_COLUMN] if has_energy(perf) else [])
+
+
 def experiment_title(config: dict, experiment) -> str:
     exp = (config.get("experiments") or {}).get(experiment) or {}
     title = exp.get("title")
@@ -188,9 +200,10 @@ def readme_tables(perf: pd.DataFrame, config: dict):
     """[(experiment title, header list, rows of cell strings, run ids)] in the seed S0 README
     style: one table per experiment, rows numbered from 1."""
     tables = []
+    columns = table_columns(perf)
     for experiment, group in perf.groupby("experiment", sort=True, dropna=False):
-        header = ["#"] + [h for h, _ in TABLE_COLUMNS]
-        rows = [[str(i)] + [fmt(row) for _, fmt in TABLE_COLUMNS]
+        header = ["#"] + [h for h, _ in columns]
+        rows = [[str(i)] + [fmt(row) for _, fmt in columns]
                 for i, row in enumerate((r for _, r in group.iterrows()), start=1)]
         tables.append((experiment_title(config, experiment), header, rows, list(group["run_id"])))
     return tables
@@ -218,7 +231,7 @@ def markdown(perf: pd.DataFrame, config: dict, summary: pd.DataFrame | None = No
 
 
 NUMERIC_HEADERS = {"Training time (s)", "Test loss", "Test accuracy", "Throughput (images/s)",
-                   "Epochs", "Parameters", "Seed"}
+                   "Epochs", "Parameters", "Seed", "Energy (J)"}
 
 
 def html_tables(perf: pd.DataFrame, config: dict, link_runs: bool = False) -> str:
