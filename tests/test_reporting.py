@@ -413,7 +413,7 @@ def test_report_headline_names_the_fastest_framework_per_workload(built_report):
     assert len(fastest) == 2
     assert "PyTorch (fastest)" in fastest[0] and "PyTorch (fastest)" in fastest[1]
     assert "4,330.3" in fastest[0]  # mean of the two ok pytorch cpu seeds; the diverged one is left out
-    assert "fastest (p ≤ " in fastest[0] and "Welch&#39;s t-test" in headline
+    assert "fastest (p ≤ 0.003 against every other)" in fastest[0] and "Welch&#39;s t-test" in headline
     answers = headline[:headline.index("<table")]
     assert "single run, no ranking claim" in answers
     assert "seeds: " in answers  # the spread in the sentence

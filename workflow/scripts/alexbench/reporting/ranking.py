@@ -38,24 +38,25 @@ def annotate(entries: list[dict]) -> dict:
         p = welch_p(best["train_time_values"], e["train_time_values"])
         e["p_vs_best"] = p
         if p < SIGNIFICANCE:
-            e["claim"] = f"slower than {best['label']} (p = {format_p(p)})"
+            e["claim"] = f"slower than {best['label']} ({format_p(p)})"
         else:
-            e["claim"] = f"tied with {best['label']} (p = {format_p(p)})"
+            e["claim"] = f"tied with {best['label']} ({format_p(p)})"
             tied.append(e)
     p_max = max(e["p_vs_best"] for e in entries[1:])
     if tied:
-        best["claim"] = "tied with " + ", ".join(f"{e['label']} (p = {format_p(e['p_vs_best'])})"
+        best["claim"] = "tied with " + ", ".join(f"{e['label']} ({format_p(e['p_vs_best'])})"
                                                  for e in tied)
         return {"status": "tied", "fastest": None, "tied_with": [e["framework"] for e in tied],
                 "p_max": p_max}
-    best["claim"] = f"fastest (p ≤ {format_p(p_max)} against every other)"
+    best["claim"] = f"fastest ({format_p(p_max, '≤')} against every other)"
     return {"status": "fastest", "fastest": best["framework"], "tied_with": [], "p_max": p_max}
 
 
-def format_p(p: float) -> str:
+def format_p(p: float, relation: str = "=") -> str:
+    """'p = 0.412', 'p ≤ 0.003' (relation '≤'), 'p < 0.001'."""
     if math.isnan(p):
-        return "n/a"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+        return "p n/a"
+    return "p < 0.001" if p < 0.001 else f"p {relation} {p:.3f}"
 
 
 def _num(value, digits: int) -> str:
@@ -88,14 +89,14 @@ def sentence(workload: dict) -> str:
     elif status == "tied":
         tied = [e for e in measured if e["framework"] in workload["tied_with"]]
         text = (f"no supported winner: {best['label']} ({spread(best)}) is tied with "
-                + ", ".join(f"{e['label']} ({spread(e)}, p = {format_p(e['p_vs_best'])})" for e in tied)
+                + ", ".join(f"{e['label']} ({spread(e)}, {format_p(e['p_vs_best'])})" for e in tied)
                 + f" by {TEST_NAME} (p ≥ {SIGNIFICANCE}); test accuracy: {accuracy}")
     else:
         slowest = measured[-1]
         text = (f"{best['label']} is fastest: {spread(best)}, "
                 f"{_num(best['train_images_per_s'], 0)} images/s, "
                 f"{_num(best['speedup_vs_slowest'], 2)}× the speed of the slowest "
-                f"({slowest['label']}, {spread(slowest)}); {TEST_NAME}: p ≤ {format_p(workload['p_max'])} "
+                f"({slowest['label']}, {spread(slowest)}); {TEST_NAME}: {format_p(workload['p_max'], '≤')} "
                 f"against every other framework; test accuracy: {accuracy}")
     if best["smoke"]:
         text += " (smoke run: timings not meaningful)"
