@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SCRIPTS
+from conftest import FRAMEWORKS as REGISTERED, SCRIPTS
+
+from alexbench.common import registry
 
 PACKAGE = SCRIPTS / "alexbench"
 FRAMEWORKS = {"tensorflow", "keras", "torch", "mxnet"}
@@ -57,5 +59,6 @@ def test_common_uses_nothing_of_ours_above_it(path):
 
 
 def test_each_framework_package_has_the_same_modules():
-    modules = {fw: sorted(p.name for p in files(f"fw_{fw}")) for fw in ("keras", "gluon", "pytorch")}
-    assert modules["keras"] == modules["gluon"] == modules["pytorch"], modules
+    backends = {registry.framework(fw).backend for fw in REGISTERED}
+    modules = {b: sorted(p.name for p in files(*b.split(".")[1:])) for b in backends}
+    assert len({tuple(m) for m in modules.values()}) == 1, modules

@@ -11,6 +11,7 @@ from snakemake.utils import validate
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
+from alexbench.common import registry
 from alexbench.common.hardware import gpu_visible
 from alexbench.workflow_config import (
     ConfigError,
@@ -38,12 +39,12 @@ RUN_BY_KEY = {
 
 
 wildcard_constraints:
-    framework="keras|gluon|pytorch",
-    hardware="cpu|gpu",
+    framework=registry.alternation(registry.framework_names()),
+    hardware=registry.alternation(registry.HARDWARE),
     seed=r"\d+",
-    model="alexnet-[a-z0-9-]+",
-    dataset="|".join(sorted(config["datasets"], key=len, reverse=True)),
-    env="(keras|gluon|pytorch)-(cpu|gpu)|report",
+    model=registry.alternation(registry.MODELS),
+    dataset=registry.alternation(config["datasets"]),
+    env=registry.alternation(registry.job_envs()),
     file=r"[^/]+",
 
 
@@ -63,7 +64,7 @@ def get_venv_python():
 
 
 def get_train_env(wildcards):
-    return f"{wildcards.framework}-{wildcards.hardware}"
+    return registry.framework(wildcards.framework).env_name(wildcards.hardware)
 
 
 def get_train_conda_file(wildcards):
@@ -161,7 +162,8 @@ def get_training_code(wildcards):
     package = SCRIPTS / "alexbench"
     files = [SCRIPTS / "train.py", package / "harness.py"]
     files += sorted((package / "common").glob("*.py"))
-    files += sorted((package / f"fw_{wildcards.framework}").glob("*.py"))
+    backend = registry.framework(wildcards.framework).package_path
+    files += sorted((SCRIPTS / backend).glob("*.py"))
     return [os.path.relpath(f, workflow.basedir) for f in files]
 
 

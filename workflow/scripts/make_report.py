@@ -54,9 +54,7 @@ def main(argv=None) -> int:
                              f"only in --run-dir: {sorted(expected - listed)}); rerun aggregate.py")
         verdicts = claims.evaluate_claims(config, collected)
         packages = provenance.package_versions(collected)
-        names = [n for n in ("python", "numpy", "tensorflow", "keras", "mxnet", "torch", "torchvision",
-                             "nvidia-cudnn-cu12", "pillow")
-                 if any(n in p for p in packages.values())]
+        names = [n for n in provenance.reported_packages() if any(n in p for p in packages.values())]
         prov = {"date": provenance.now_utc(), "commit": provenance.git_commit(),
                 "snakemake_version": args.snakemake_version, "packages": packages,
                 "package_names": names, "checksums": provenance.dataset_checksums(config, {r.dataset for r in collected})}

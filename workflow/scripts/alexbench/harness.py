@@ -40,13 +40,12 @@ import threading
 import time
 from pathlib import Path
 
-from alexbench.common import atomic_files, hardware, run_contract
+from alexbench.common import atomic_files, hardware, registry, run_contract
 
 log = logging.getLogger("alexbench.train")
 
-FRAMEWORKS = ("keras", "gluon", "pytorch")
-MODELS = ("alexnet-mnist", "alexnet-cifar-256", "alexnet-lrn-32", "alexnet-224", "alexnet-2012",
-          "alexnet-d2l")
+FRAMEWORKS = registry.framework_names()
+MODELS = registry.MODELS
 TOP5_MODELS = frozenset({"alexnet-2012"})
 PREFETCH_BATCHES = 3
 ONE_EPOCH_WARM_FRACTION = 0.1
@@ -100,7 +99,7 @@ def parse_args(argv=None):
     parser.add_argument("--framework", required=True, choices=FRAMEWORKS)
     parser.add_argument("--model", required=True, choices=MODELS)
     parser.add_argument("--dataset", required=True, help="dataset name, e.g. mnist")
-    parser.add_argument("--hardware", required=True, choices=("cpu", "gpu"))
+    parser.add_argument("--hardware", required=True, choices=registry.HARDWARE)
     parser.add_argument("--seed", required=True, type=int)
     parser.add_argument("--experiment", required=True, help="experiment name in config.yaml")
     parser.add_argument("--source", required=True, help="seed write-up it reproduces (S0-S4, D)")
@@ -348,7 +347,7 @@ def run(args, started_at):
     if args.hardware == "gpu" and not hardware.gpu_visible():
         raise hardware.GPUUnavailableError("nvidia-smi -L and /proc/driver/nvidia list none, "
                                            "or CUDA_VISIBLE_DEVICES hides them")
-    backend = importlib.import_module(f"alexbench.fw_{args.framework}.loop")
+    backend = importlib.import_module(registry.framework(args.framework).loop_module)
     backend.configure_threads(args.threads)
     device = backend.select_device(args.hardware)
     metrics = train(args, backend, device, started_at)

@@ -12,6 +12,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from alexbench.common import registry
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 SMOKE_IMAGES = 256
 
@@ -57,7 +59,7 @@ def _message(error: jsonschema.ValidationError) -> str:
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+    return registry.fill_enums(yaml.safe_load(Path(path).read_text()))
 
 
 def _fill_defaults(instance: dict, schema: dict) -> None:

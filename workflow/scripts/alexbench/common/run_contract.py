@@ -16,7 +16,7 @@ import json
 import math
 from pathlib import Path
 
-from alexbench.common import atomic_files
+from alexbench.common import atomic_files, registry
 
 # workflow/scripts/alexbench/common/run_contract.py -> workflow/schemas
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas"
@@ -34,8 +34,9 @@ class ContractError(ValueError):
 
 
 def load_schema(path):
+    """A schema of workflow/schemas/, with the registry's lists filled in (registry.fill_enums)."""
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        return registry.fill_enums(json.load(f))
 
 
 def history_columns():

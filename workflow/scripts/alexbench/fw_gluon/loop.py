@@ -133,6 +133,14 @@ def versions() -> dict:
             "cudnn": cudnn,
             "driver": hardware.nvidia_driver_version()}
 
+def check_environment() -> tuple:
+    """(version, output shape) of a tiny conv net's forward pass: proves a fresh env works."""
+    model = mx.gluon.nn.HybridSequential()
+    model.add(mx.gluon.nn.Conv2D(2, 3), mx.gluon.nn.Flatten(), mx.gluon.nn.Dense(3))
+    model.initialize()
+    out = model(mx.nd.zeros((2, 1, 8, 8)))
+    return mx.__version__, tuple(out.shape)
+
 
 def _loaded_library_call(prefix: str, function: str, by_reference: bool):
     """Call an int-returning version function of a shared library this process has loaded."""

@@ -129,6 +129,13 @@ def versions() -> dict:
             "cudnn": str(cudnn) if cudnn else None,
             "driver": hardware.nvidia_driver_version()}
 
+def check_environment() -> tuple:
+    """(version, output shape) of a tiny conv net's forward pass: proves a fresh env works."""
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3),
+                              keras.layers.Flatten(), keras.layers.Dense(3)])
+    out = model(np.zeros((2, 8, 8, 1), "float32"))
+    return keras.__version__, tuple(out.shape)
+
 
 class AdamTorchEpsilon(keras.optimizers.Adam):
     """Keras Adam with epsilon where PyTorch (and the paper) put it: sqrt(v_hat) + eps."""

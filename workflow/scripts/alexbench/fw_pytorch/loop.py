@@ -94,6 +94,13 @@ def versions() -> dict:
             "cudnn": str(cudnn) if cudnn is not None else None,
             "driver": hardware.nvidia_driver_version()}
 
+def check_environment() -> tuple:
+    """(version, output shape) of a tiny conv net's forward pass: proves a fresh env works."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(), torch.nn.Linear(72, 3))
+    with torch.no_grad():
+        out = model(torch.zeros(2, 1, 8, 8))
+    return torch.__version__, tuple(out.shape)
+
 
 def make_optimizer(parameters, optimizer: dict):
     """torch.optim optimiser from resolved settings (every hyperparameter explicit)."""

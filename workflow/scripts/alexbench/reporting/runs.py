@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alexbench.common import run_contract
+from alexbench.common import registry, run_contract
 
 log = logging.getLogger(__name__)
 
@@ -189,10 +189,4 @@ def collect_runs(run_dirs, config: dict, allow_missing: bool = False) -> list[Ru
                                        framework_rank(r.framework), r.seed))
 
 
-FRAMEWORK_ORDER = ("keras", "gluon", "pytorch")
-
-
-def framework_rank(framework: str) -> tuple:
-    """Sort key putting frameworks in the project's usual order (keras, gluon, pytorch)."""
-    return (FRAMEWORK_ORDER.index(framework) if framework in FRAMEWORK_ORDER else len(FRAMEWORK_ORDER),
-            framework)
+framework_rank = registry.framework_rank
