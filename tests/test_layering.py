@@ -34,7 +34,7 @@ def top_level(names):
 
 
 TRAINING = files("common") + files("fw_keras") + files("fw_gluon") + files("fw_pytorch") + \
-    [PACKAGE / "harness.py", SCRIPTS / "train.py"]
+    files("harness") + [SCRIPTS / "train.py"]
 
 
 @pytest.mark.parametrize("path", TRAINING, ids=lambda p: str(p.relative_to(SCRIPTS)))
@@ -62,3 +62,17 @@ def test_each_framework_package_has_the_same_modules():
     backends = {registry.framework(fw).backend for fw in REGISTERED}
     modules = {b: sorted(p.name for p in files(*b.split(".")[1:])) for b in backends}
     assert len({tuple(m) for m in modules.values()}) == 1, modules
+
+
+def test_the_harness_imports_no_framework_and_stays_stdlib_at_import():
+    """Threads are set before numpy or a framework loads, so importing the harness must not load
+    them: only function bodies may import numpy."""
+    for path in files("harness"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        top = set()
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                top |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                top.add(node.module.split(".")[0])
+        assert not top & (FRAMEWORKS | {"numpy"}), (path.name, top)

@@ -160,7 +160,8 @@ def get_run(wildcards):
 def get_training_code(wildcards):
     """The code a run depends on, so that editing it reruns the run (Snakemake tracks only inputs)."""
     package = SCRIPTS / "alexbench"
-    files = [SCRIPTS / "train.py", package / "harness.py"]
+    files = [SCRIPTS / "train.py"]
+    files += sorted((package / "harness").glob("*.py"))
     files += sorted((package / "common").glob("*.py"))
     backend = registry.framework(wildcards.framework).package_path
     files += sorted((SCRIPTS / backend).glob("*.py"))
