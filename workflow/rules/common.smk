@@ -11,7 +11,7 @@ from snakemake.utils import validate
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-from alexbench.common import registry
+from alexbench.common import registry, run_table
 from alexbench.common.hardware import gpu_visible
 from alexbench.workflow_config import (
     ConfigError,
@@ -223,10 +223,6 @@ def get_run_dir_of_input(wildcards, input):
     return os.path.dirname(input.metrics)
 
 
-def get_run_dirs():
-    return [run.path for run in RUNS]
-
-
 def get_reported_runs():
     """Runs the report waits for: all, or with report_allow_missing (after --keep-going) only
     those that finished; the others are listed as failed or missing."""
@@ -254,8 +250,11 @@ def get_run_plots():
     ]
 
 
-def get_run_dir_args():
-    return " ".join(f"--run-dir {path}" for path in get_run_dirs())
+def get_run_table():
+    """results/runs.json's document: every run of the config, and whether the report waits for
+    it. As a params value it is a rerun trigger: a changed matrix rewrites the table."""
+    awaited = {run.run_id for run in get_reported_runs()}
+    return json.dumps(run_table.document(RUNS, awaited), sort_keys=True)
 
 
 def get_final_outputs():
