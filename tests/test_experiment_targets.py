@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from conftest import REPO, run_in_env
+from plugins.run_fixtures import write_run_table
 
 
 def test_every_experiment_is_a_named_target_rule():
@@ -19,12 +20,11 @@ def test_every_experiment_is_a_named_target_rule():
 
 def test_experiment_report_covers_only_its_runs(built_report, tmp_path):
     matrix = built_report.matrix
-    s3_dirs = [d for d in matrix.run_dirs if "alexnet-224" in str(d)]
-    out = tmp_path / "experiments" / "S3.html"
-    args = ["workflow/scripts/experiment_report.py", "--config", matrix.config_path, "--experiment", "S3"]
-    for run_dir in s3_dirs:
-        args += ["--run-dir", run_dir]
+    out = tmp_path / "results" / "experiments" / "S3.html"
+    args = ["workflow/scripts/experiment_report.py", "--config", matrix.config_path, "--experiment", "S3",
+            "--runs", built_report.results / "runs.json"]
     run_in_env("report", args + ["--plots-dir", built_report.results / "plots", "--out", out])
+    tmp_path = tmp_path / "results"
     perf = pd.read_csv(tmp_path / "experiments" / "S3" / "performance.csv")
     assert sorted(perf["run_id"]) == ["gluon-cifar10-alexnet-224-gpu-seed0",
                                       "pytorch-cifar10-alexnet-224-gpu-seed0"]
@@ -37,9 +37,12 @@ def test_experiment_report_covers_only_its_runs(built_report, tmp_path):
 
 def test_experiment_report_fails_without_a_page_when_a_run_is_missing(built_report, tmp_path):
     matrix = built_report.matrix
-    out = tmp_path / "experiments" / "S0.html"
+    table = write_run_table([matrix.failed], tmp_path / "results" / "runs.json")
+    out = tmp_path / "results" / "experiments" / "S0.html"
     args = ["workflow/scripts/experiment_report.py", "--config", matrix.config_path, "--experiment", "S0",
-            "--run-dir", matrix.failed, "--plots-dir", built_report.results / "plots", "--out", out]
+            "--runs", table, "--plots-dir", built_report.results / "plots", "--out", out]
     proc = run_in_env("report", args, check=False)
-    assert proc.returncode == 1 and "metrics.json is missing" in proc.stderr
+    assert proc.returncode == 1 and "metrics.json" in proc.stderr and "missing" in proc.stderr
     assert not out.exists()
+    proc = run_in_env("report", args[:4] + ["D"] + args[5:], check=False)
+    assert proc.returncode == 1 and "experiment 'D' has no runs in the run table" in proc.stderr

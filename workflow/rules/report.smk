@@ -17,9 +17,23 @@ rule dump_config:
         )
 
 
+rule run_table:
+    output:
+        "results/runs.json",
+    log:
+        "logs/report/run_table.log",
+    params:
+        table=get_run_table(),
+    run:
+        Path(output[0]).write_text(
+            json.dumps(json.loads(params.table), indent=2) + "\n"
+        )
+
+
 rule aggregate:
     input:
         config="results/config.json",
+        runs="results/runs.json",
         metrics=get_report_metrics,
         env=get_env_inputs("report"),
     output:
@@ -37,10 +51,9 @@ rule aggregate:
         "../../envs/report.yaml"
     params:
         python=get_python("report"),
-        run_dirs=get_run_dir_args(),
         allow_missing=get_allow_missing_flag(),
     shell:
-        "{params.python} workflow/scripts/aggregate.py --config {input.config} {params.run_dirs}"
+        "{params.python} workflow/scripts/aggregate.py --config {input.config} --runs {input.runs}"
         " --performance {output.performance} --summary {output.summary} --markdown {output.markdown}"
         " --html-table {output.html} {params.allow_missing} > {log} 2>&1"
 
@@ -72,6 +85,7 @@ rule plot_comparisons:
     input:
         performance="results/performance.csv",
         config="results/config.json",
+        runs="results/runs.json",
         histories=get_all_histories(),
         env=get_env_inputs("report"),
     output:
@@ -87,15 +101,15 @@ rule plot_comparisons:
         "../../envs/report.yaml"
     params:
         python=get_python("report"),
-        run_dirs=get_run_dir_args(),
     shell:
         "{params.python} workflow/scripts/plot_comparisons.py --performance {input.performance}"
-        " --config {input.config} {params.run_dirs} --out-dir {output} > {log} 2>&1"
+        " --config {input.config} --runs {input.runs} --out-dir {output} > {log} 2>&1"
 
 
 rule report:
     input:
         config="results/config.json",
+        runs="results/runs.json",
         performance="results/performance.csv",
         summary="results/summary.csv",
         comparisons="results/plots/comparison",
@@ -109,12 +123,11 @@ rule report:
         "../../envs/report.yaml"
     params:
         python=get_python("report"),
-        run_dirs=get_run_dir_args(),
         snakemake_version=snakemake.__version__,
     shell:
-        "{params.python} workflow/scripts/make_report.py --config {input.config}"
+        "{params.python} workflow/scripts/make_report.py --config {input.config} --runs {input.runs}"
         " --performance {input.performance} --summary {input.summary} --plots-dir results/plots"
-        " {params.run_dirs} --snakemake-version {params.snakemake_version} --out {output} > {log} 2>&1"
+        " --snakemake-version {params.snakemake_version} --out {output} > {log} 2>&1"
 
 
 # One experiment by name: `snakemake -j4 results/experiments/S0.html` trains every run of S0
@@ -123,9 +136,11 @@ rule experiment_report:
     input:
         unpack(get_experiment_report_inputs),
         config="results/config.json",
+        runs="results/runs.json",
         env=get_env_inputs("report"),
     output:
         html="results/experiments/{experiment}.html",
+        runs="results/experiments/{experiment}.runs.json",
         tables=multiext(
             "results/experiments/{experiment}/",
             "performance.csv",
@@ -140,12 +155,11 @@ rule experiment_report:
         "../../envs/report.yaml"
     params:
         python=get_python("report"),
-        run_dirs=get_experiment_run_dir_args,
         allow_missing=get_allow_missing_flag(),
         snakemake_version=snakemake.__version__,
     shell:
         "{params.python} workflow/scripts/experiment_report.py --config {input.config}"
-        " --experiment {wildcards.experiment} {params.run_dirs} --plots-dir results/plots"
+        " --experiment {wildcards.experiment} --runs {input.runs} --plots-dir results/plots"
         " {params.allow_missing} --snakemake-version {params.snakemake_version}"
         " --out {output.html} > {log} 2>&1"
 
@@ -165,6 +179,7 @@ for _experiment in dict.fromkeys(run.experiment for run in RUNS):
 # are skipped, so it can be rerun after more runs finish.
 rule export_mlflow:
     input:
+        runs="results/runs.json",
         metrics=get_report_metrics,
         histories=get_all_histories(),
         env=get_env_inputs("export"),
@@ -176,9 +191,6 @@ rule export_mlflow:
         "../../envs/export.yaml"
     params:
         python=get_python("export"),
-        run_dirs=lambda wildcards: " ".join(
-            f"--run-dir {run.path}" for run in get_reported_runs()
-        ),
     shell:
-        "{params.python} workflow/scripts/export_mlflow.py {params.run_dirs}"
+        "{params.python} workflow/scripts/export_mlflow.py --runs {input.runs}"
         " --done {output} > {log} 2>&1"
