@@ -437,7 +437,7 @@ def test_claims_list_every_mismatch_with_the_run(tmp_path):
     metrics = run_contract.read_metrics(run_dir / "metrics.json")
     metrics["settings"].update(batch_size=64, precision="fp16")
     run_contract.write_metrics(run_dir, metrics)
-    verdicts = claims.evaluate_claims(config, runs.collect_runs([run_dir], config))
+    verdicts = claims.evaluate_claims(config, runs.collect_runs(write_run_table([run_dir], experiment="S0")))
     acc = [v for v in verdicts if v.metric == "test_accuracy"][0]
     assert acc.verdict == "not comparable"
     assert acc.reason == ("different dataset: published with mnist, run with fashion_mnist; "
@@ -446,7 +446,7 @@ def test_claims_list_every_mismatch_with_the_run(tmp_path):
     # Trained 12 epochs on the claim's dataset and settings: comparable again.
     ok_dir = write_run(tmp_path / "b" / "results" / "runs", "keras", hardware="gpu", seed=0)
     config["experiments"]["S0"]["dataset"] = "mnist"
-    verdicts = claims.evaluate_claims(config, runs.collect_runs([ok_dir], config))
+    verdicts = claims.evaluate_claims(config, runs.collect_runs(write_run_table([ok_dir])))
     assert [v for v in verdicts if v.metric == "test_accuracy"][0].verdict == "reproduced"
 
 
@@ -518,15 +518,14 @@ def test_energy_column_and_plot_appear_when_a_run_has_a_counter(tmp_path):
     config_path = tmp_path / "results" / "config.json"
     config_path.write_text(json.dumps(config))
     results = tmp_path / "results"
-    args = ["workflow/scripts/aggregate.py", "--config", config_path]
-    for run_dir in dirs:
-        args += ["--run-dir", run_dir]
+    table = write_run_table(dirs)
+    args = ["workflow/scripts/aggregate.py", "--config", config_path, "--runs", table]
     run_in_env("report", args + ["--performance", results / "performance.csv", "--summary", results / "summary.csv",
                                  "--markdown", results / "performance.md", "--html-table", results / "performance.html"])
     md = (results / "performance.md").read_text()
     assert "| Energy (J) |" in md and "| 51234 |" in md
     run_in_env("report", ["workflow/scripts/plot_comparisons.py", "--performance", results / "performance.csv",
-                          "--config", config_path, "--run-dir", dirs[0], "--run-dir", dirs[1],
+                          "--config", config_path, "--runs", table,
                           "--out-dir", results / "comparison"])
     svg = (results / "comparison" / "energy_vs_accuracy.svg").read_text()
     assert "Energy of the training loop (J)" in svg
