@@ -106,7 +106,9 @@ def test_whole_dag_in_smoke_mode_against_a_loopback_mirror(tmp_path):
         names = archive.namelist()
     assert any(n.endswith("performance.csv") for n in names)
     assert any(n.endswith("learning_curves.png") for n in names)
-    assert sum(n.endswith("seed0.png") for n in names) == len(runs)
+    # Per-run curves are drawn inside report.html from each run's history (no PNG per run, so
+    # thousands of runs stay cheap); `snakemake results/plots/runs/<run>.png` still draws one.
+    assert 'id="run-curves"' in report
 
 
 def test_offline_demo_runs_to_the_report(tmp_path):

@@ -49,7 +49,7 @@ def test_report_renders_offline_with_every_image_and_no_request(built_report, br
     assert [r for r in requests if r != url and not r.startswith("data:")] == []
 
     images = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.alt])")
-    assert len(images) == 19 + 5
+    assert len(images) == 5  # comparison plots; run curves are drawn as SVG when a run opens
     assert [alt for complete, width, alt in images if not (complete and width > 0)] == []
 
     assert page.locator("table.runs tbody tr").count() == 20
@@ -82,7 +82,12 @@ def test_tables_sort_and_anchors_open_run_details(built_report, browser_page):
     assert times() == sorted(ascending, reverse=True)
 
     details = page.locator("#run-keras-mnist-alexnet-mnist-gpu-seed1")
-    assert details.get_attribute("open") is None
+    assert details.get_attribute("open") is None and not details.is_visible()  # its experiment is collapsed
     page.locator('a[href="#run-keras-mnist-alexnet-mnist-gpu-seed1"]').click()
-    assert details.get_attribute("open") is not None
-    assert details.locator("img").is_visible()
+    assert details.get_attribute("open") is not None and details.is_visible()
+    curves = details.locator("svg.curves")
+    assert curves.is_visible()
+    # Two panels, train and validation each: 4 lines of 12 epochs, from the run's history.csv.
+    assert curves.locator("polyline").count() == 4
+    assert curves.locator("circle").count() == 4 * 12
+    assert "Accuracy (fraction)" in curves.inner_html() and "Epoch" in curves.inner_html()

@@ -396,7 +396,15 @@ def test_report_is_self_contained_and_small(built_report):
     # No external reference of any kind: every image inline, no links/scripts/styles fetched.
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:|#)""", page)
     assert "@import" not in page and "url(" not in page
-    assert page.count('src="data:image/png;base64,') == 19 + len(plots.COMPARISON_PLOTS)
+    # Only the comparison plots are images; each run's curves are drawn in the page from its
+    # own numbers (one JSON block), so the page grows by a few hundred bytes per run, not a PNG.
+    assert page.count('src="data:image/png;base64,') == len(plots.COMPARISON_PLOTS)
+    curves = json.loads(re.search(r'<script type="application/json" id="run-curves">(.*?)</script>',
+                                  page, re.S).group(1))
+    history = run_contract.read_history(built_report.results / "runs/keras/mnist/alexnet-mnist/gpu/seed0/history.csv")
+    assert curves["keras-mnist-alexnet-mnist-gpu-seed0"]["val_accuracy"] == [round(r["val_accuracy"], 5) for r in history]
+    assert len(curves) == 20  # the failed run keeps the two epochs it logged
+    assert page.count('<details class="experiment"') == 2  # S0 and S3, collapsed
     # One table row and one details section per run, linked by anchor.
     assert page.count("<tr data-run=") == 20
     for run_dir in built_report.matrix.run_dirs:

@@ -240,13 +240,6 @@ def get_allow_missing_flag():
     return "--allow-missing" if config["report_allow_missing"] else ""
 
 
-def get_run_plots():
-    return [
-        f"results/plots/runs/{r.framework}/{r.dataset}/{r.model}/{r.hardware}/seed{r.seed}.png"
-        for r in get_reported_runs()
-    ]
-
-
 def get_run_table():
     """results/runs.json's document: every run of the config, and whether the report waits for
     it. As a params value it is a rerun trigger: a changed matrix rewrites the table."""
@@ -266,15 +259,12 @@ def get_experiment_runs(wildcards):
 
 
 def get_experiment_report_inputs(wildcards):
-    """The experiment's finished runs and their curves (all of them unless report_allow_missing)."""
+    """The experiment's finished runs (all of them unless report_allow_missing)."""
     expected = {run.path for run in get_experiment_runs(wildcards)}
     reported = [run for run in get_reported_runs() if run.path in expected]
     return {
         "metrics": [f"{run.path}/metrics.json" for run in reported],
-        "run_plots": [
-            f"results/plots/runs/{r.framework}/{r.dataset}/{r.model}/{r.hardware}/seed{r.seed}.png"
-            for r in reported
-        ],
+        "histories": [f"{run.path}/history.csv" for run in reported],
     }
 
 

@@ -113,7 +113,6 @@ rule report:
         performance="results/performance.csv",
         summary="results/summary.csv",
         comparisons="results/plots/comparison",
-        run_plots=get_run_plots(),
         env=get_env_inputs("report"),
     output:
         "results/report.html",

@@ -44,17 +44,43 @@ def comparison_plot_path(plots_dir: Path, stem: str) -> Path:
     return Path(plots_dir) / "comparison" / f"{stem}.png"
 
 
-def _run_details(run, plots_dir: Path) -> dict:
-    curve = run_curve_path(plots_dir, run)
-    if run.status in ("ok", "diverged") and not curve.exists():
-        raise FileNotFoundError(f"{curve}: curves of finished run {run.run_id} are missing "
-                                "(run plot_run.py first)")
+def _run_details(run) -> dict:
     m = run.metrics or {}
-    return {"run": run, "metrics": m, "curve": data_uri(curve) if curve.exists() else None,
-            "curve_file": str(curve),
+    return {"run": run, "metrics": m,
             "epoch_times": ", ".join(f"{t:.1f}" for t in m.get("epoch_times_s", [])),
             "settings_json": json.dumps(m.get("settings", {}), indent=1, sort_keys=True),
             "versions_json": json.dumps(m.get("versions", {}), indent=1, sort_keys=True)}
+
+
+def _short(value):
+    """A history figure in 5 significant digits (null stays null): the page draws the curves
+    from these, so they are kept small for reports of thousands of runs."""
+    return None if value is None else float(f"{value:.5g}")
+
+
+def curves_json(runs) -> str:
+    """Every run's per-epoch history as one JSON object for the page's script, which draws a
+    run's curves when its details are opened (no image per run: the page stays small)."""
+    data = {}
+    for run in runs:
+        if not run.history:
+            continue
+        data[run.run_id] = {
+            "validation": (run.metrics or {}).get("settings", {}).get("validation", "test"),
+            **{key: [_short(row[col]) if key != "epoch" else row[col] for row in run.history]
+               for key, col in (("epoch", "epoch"), ("train_accuracy", "train_accuracy"),
+                                ("val_accuracy", "val_accuracy"), ("train_loss", "train_loss"),
+                                ("val_loss", "val_loss"))}}
+    # "</" would end the <script> element early; JSON allows the escaped form.
+    return json.dumps(data, separators=(",", ":"), sort_keys=True).replace("</", "<\\/")
+
+
+def detail_groups(runs) -> list:
+    """[(experiment, [details])]: run details collapsed under their experiment."""
+    groups: dict = {}
+    for run in runs:
+        groups.setdefault(run.experiment or "(no experiment)", []).append(_run_details(run))
+    return sorted(groups.items())
 
 
 def build_context(config: dict, perf, summary, runs, verdicts, plots_dir, provenance: dict,
@@ -83,7 +109,7 @@ def build_context(config: dict, perf, summary, runs, verdicts, plots_dir, proven
         "runs_table": tables.html_tables(perf, config, link_runs=True),
         "summary": summary.to_dict("records"), "verdicts": verdicts,
         "verdict_counts": _count(v.verdict for v in verdicts),
-        "comparison": comparison, "details": [_run_details(r, plots_dir) for r in runs],
+        "comparison": comparison, "detail_groups": detail_groups(runs), "curves_json": curves_json(runs),
         "provenance": provenance, "colours": FRAMEWORK_COLOURS, "labels": FRAMEWORK_LABELS,
         "relative_metrics": claims.RELATIVE, "ranking_test": ranking.TEST_NAME,
     }
