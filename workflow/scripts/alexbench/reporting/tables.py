@@ -187,8 +187,18 @@ def has_energy(perf: pd.DataFrame) -> bool:
     return "energy.joules" in perf and pd.to_numeric(perf["energy.joules"], errors="coerce").notna().any()
 
 
-def table_columns(perf: pd.DataFrame) -> list:
-    return TABLE_COLUMNS + ([ENERGY_COLUMN] if has_energy(perf) else [])
+# Only experiments that publish top-5 (alexnet-2012) get the column, next to top-1.
+TOP5_COLUMN = ("Test top-5 accuracy", lambda r: _fmt(r.get("test.top5_accuracy"), 4))
+
+
+def table_columns(group: pd.DataFrame, energy: bool = False) -> list:
+    """TABLE_COLUMNS, plus top-5 after top-1 where any run of the experiment reports it, plus
+    energy at the end when `energy` (some run of the report measured it)."""
+    columns = list(TABLE_COLUMNS)
+    if "test.top5_accuracy" in group and group["test.top5_accuracy"].notna().any():
+        at = [h for h, _ in TABLE_COLUMNS].index("Test accuracy") + 1
+        columns = columns[:at] + [TOP5_COLUMN] + columns[at:]
+    return columns + ([ENERGY_COLUMN] if energy else [])
 
 
 def experiment_title(config: dict, experiment) -> str:
@@ -201,8 +211,9 @@ def readme_tables(perf: pd.DataFrame, config: dict):
     """[(experiment title, header list, rows of cell strings, run ids)] in the seed S0 README
     style: one table per experiment, rows numbered from 1."""
     tables = []
-    columns = table_columns(perf)
+    energy = has_energy(perf)
     for experiment, group in perf.groupby("experiment", sort=True, dropna=False):
+        columns = table_columns(group, energy)
         header = ["#"] + [h for h, _ in columns]
         rows = [[str(i)] + [fmt(row) for _, fmt in columns]
                 for i, row in enumerate((r for _, r in group.iterrows()), start=1)]
