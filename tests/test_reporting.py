@@ -69,7 +69,7 @@ def test_ranking_calls_fastest_only_when_welch_separates_it_from_every_other():
     workload = {"ranking": overlap, **verdict}
     text = ranking.sentence(workload)
     assert "tied with Pytorch" in text and "fastest" not in text
-    assert "3 seeds: 27.7–49.0 s" in text   # the spread, not only the mean
+    assert "over 3 seeds, 27.7–49.0 s" in text   # the spread, not only the mean
     single = _entries(gluon=[10.0], pytorch=[20.0, 21.0])
     verdict = ranking.annotate(single)
     assert verdict["status"] == "single"
@@ -425,7 +425,7 @@ def test_report_headline_names_the_fastest_framework_per_workload(built_report):
     assert "fastest (p ≤ 0.003 against every other)" in fastest[0] and "Welch&#39;s t-test" in headline
     answers = headline[:headline.index("<table")]
     assert "single run, no ranking claim" in answers
-    assert "seeds: " in answers  # the spread in the sentence
+    assert " seeds, " in answers  # the spread in the sentence
 
 
 def test_performance_md_states_the_ranking_and_its_test(built_report):

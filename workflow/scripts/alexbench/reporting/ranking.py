@@ -64,12 +64,12 @@ def _num(value, digits: int) -> str:
 
 
 def spread(entry: dict) -> str:
-    """'12.3 s (3 seeds: 11.9–12.8 s)' or '12.3 s (1 seed)'."""
+    """'12.3 s over 3 seeds, 11.9–12.8 s' or '12.3 s, 1 seed': the mean and the seeds' range."""
     values = entry["train_time_values"]
     text = f"{_num(entry['train_time_s'], 1)} s"
     if len(values) > 1:
-        return text + f" ({len(values)} seeds: {_num(min(values), 1)}–{_num(max(values), 1)} s)"
-    return text + f" ({len(values)} seed)"
+        return text + f" over {len(values)} seeds, {_num(min(values), 1)}–{_num(max(values), 1)} s"
+    return text + f", {len(values)} seed"
 
 
 def sentence(workload: dict) -> str:
@@ -89,7 +89,7 @@ def sentence(workload: dict) -> str:
     elif status == "tied":
         tied = [e for e in measured if e["framework"] in workload["tied_with"]]
         text = (f"no supported winner: {best['label']} ({spread(best)}) is tied with "
-                + ", ".join(f"{e['label']} ({spread(e)}, {format_p(e['p_vs_best'])})" for e in tied)
+                + ", ".join(f"{e['label']} ({spread(e)}; {format_p(e['p_vs_best'])})" for e in tied)
                 + f" by {TEST_NAME} (p ≥ {SIGNIFICANCE}); test accuracy: {accuracy}")
     else:
         slowest = measured[-1]
