@@ -79,6 +79,16 @@ def get_dataset_format(wildcards):
     return config["datasets"][wildcards.dataset]["format"]
 
 
+def get_dataset_spec_args(wildcards):
+    """What config declares the dataset to be; prepare.py refuses files holding anything else."""
+    dataset = config["datasets"][wildcards.dataset]
+    shape = " ".join(map(str, dataset["image_shape"]))
+    return (
+        f"--image-shape {shape} --classes {dataset['classes']}"
+        f" --max-inflated-mb {config['max_inflated_mb']}"
+    )
+
+
 def get_dataset_files(wildcards):
     return get_download_paths(wildcards.dataset)
 
