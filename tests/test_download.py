@@ -150,10 +150,37 @@ def test_connection_that_always_drops_fails_and_keeps_part_for_resume(tmp_path, 
     out = tmp_path / "file.bin"
     proc = run_download(out, sha256(payload), [loopback_server.url_for("a.bin")], "--retries", "2")
     assert proc.returncode != 0
-    assert len(loopback_server.requests_for("a.bin")) == 3
-    assert "gave up after 3 attempts" in proc.stderr
+    # The first attempt brought 50,000 new bytes; the next three restarted from 0 and added
+    # nothing: only those count against --retries 2.
+    assert len(loopback_server.requests_for("a.bin")) == 4
+    assert "gave up after 4 attempts, 3 of them without progress" in proc.stderr
     assert not out.exists()
     assert out.with_name("file.bin.part").stat().st_size == 50_000
+
+
+def test_slow_but_progressing_download_is_resumed_until_complete(tmp_path, loopback_server,
+                                                                 payload):
+    """Every connection drops after 40,000 bytes, but each resumes where the last stopped:
+    eight attempts, all progressing, so --retries 1 does not give up."""
+    loopback_server.set_behaviour("a.bin", drop_after_bytes=40_000)
+    out = tmp_path / "file.bin"
+    proc = run_download(out, sha256(payload), [loopback_server.url_for("a.bin")], "--retries", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == payload
+    ranges = [r.range for r in loopback_server.requests_for("a.bin")]
+    assert ranges == [None] + [f"bytes={40_000 * i}-" for i in range(1, 8)]
+
+
+def test_unknown_host_moves_to_the_next_url_at_once(tmp_path, loopback_server, payload):
+    """A name that does not resolve (the reserved .invalid domain, so never the internet):
+    no retries on it, straight to the next URL."""
+    unknown = "http://alexbench-mirror.invalid/a.bin"
+    out = tmp_path / "file.bin"
+    proc = run_download(out, sha256(payload), [unknown, loopback_server.url_for("a.bin")],
+                        "--retries", "4")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{unknown} failed: host not found" in proc.stderr
+    assert "retrying" not in proc.stderr
 
 
 def unused_port() -> int:

@@ -8,10 +8,12 @@ HTTP Range request; bytes that fail verification are deleted, never kept.
 Not for: choosing URLs or checksums (the workflow's config does that) or unpacking archives
 (`archive.py`).
 """
+import errno
 import hashlib
 import http.client
 import logging
 import os
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -25,6 +27,9 @@ CHUNK_BYTES = 1 << 16
 USER_AGENT = "alexbench-download/1 (+python urllib)"
 # Statuses that say "this mirror does not have the file": move on at once, retrying cannot help.
 GIVE_UP_STATUSES = {400, 401, 403, 404, 405, 410, 451}
+# Socket errors that say "this host cannot be reached from here" (offline, no route): retrying
+# the same URL only delays the fall-through to the next one.
+UNREACHABLE_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH}
 MAX_BACKOFF_S = 60.0
 PROGRESS_EVERY_S = 30.0
 
@@ -178,7 +183,12 @@ def _fetch_http_url(url: str, part: Path, total_bytes: int | None, timeout_s: fl
             raise UrlGivesUp(f"HTTP {exc.code} {exc.reason}") from exc
         raise TransientError(f"HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        raise TransientError(f"cannot connect: {getattr(exc, 'reason', exc)!r}") from exc
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, socket.gaierror):
+            raise UrlGivesUp(f"host not found (DNS: {reason.strerror or reason})") from exc
+        if isinstance(reason, OSError) and reason.errno in UNREACHABLE_ERRNOS:
+            raise UrlGivesUp(f"host unreachable: {reason.strerror or reason}") from exc
+        raise TransientError(f"cannot connect: {reason!r}") from exc
 
     with response:
         status = response.status
@@ -231,20 +241,32 @@ def _fetch_once(url: str, part: Path, expected: Expected, timeout_s: float) -> N
 
 def fetch_from_url(url: str, part: Path, expected: Expected, timeout_s: float, retries: int,
                    backoff_s: float) -> None:
-    """Download `url` into `part` and verify it, retrying transient failures with backoff."""
+    """Download `url` into `part` and verify it, retrying transient failures with backoff.
+
+    Only attempts that added nothing count against `retries`: a slow link that drops now and
+    then but keeps adding data is resumed for as long as it progresses.
+    """
     resumed_stale_part = _part_size(part) > 0
-    attempt = 0
+    stalls = attempts = 0
+    most_bytes = _part_size(part)
     while True:
+        attempts += 1
         try:
             _fetch_once(url, part, expected, timeout_s)
             break
         except TransientError as exc:
-            if attempt >= retries:
-                raise TransientError(f"{exc} (gave up after {attempt + 1} attempts)") from exc
-            delay_s = min(backoff_s * 2 ** attempt, MAX_BACKOFF_S)
-            attempt += 1
-            log.warning("%s: %s; retry %d of %d in %.1f s (partial file: %d bytes)", url, exc,
-                        attempt, retries, delay_s, _part_size(part))
+            now_bytes = _part_size(part)
+            progressed = now_bytes > most_bytes
+            most_bytes = max(most_bytes, now_bytes)
+            if not progressed:
+                stalls += 1
+            if stalls > retries:
+                raise TransientError(f"{exc} (gave up after {attempts} attempts, {stalls} of "
+                                     f"them without progress)") from exc
+            delay_s = min(backoff_s * 2 ** max(stalls - 1, 0), MAX_BACKOFF_S)
+            log.warning("%s: %s; %s; retrying in %.1f s (partial file: %d bytes)", url, exc,
+                        "it made progress" if progressed else
+                        f"no progress: retry {stalls} of {retries}", delay_s, now_bytes)
             time.sleep(delay_s)
     try:
         _verify(url, part, expected)
