@@ -2,6 +2,9 @@
 
 Each bad config goes through a real `snakemake -n`, so the check is the one users hit.
 """
+import gzip
+import hashlib
+import struct
 import subprocess
 import sys
 
@@ -132,3 +135,32 @@ def test_timed_cpu_runs_leave_no_room_for_preparation_beside_them():
     assert slots[("train", "gpu")] == {"none"}
     assert slots[("prepare", "cpu")] == {"cpu_timing_slot=1"}
     assert slots[("download", "cpu")] == {"none"}
+
+
+def test_sha256_override_without_bytes_drops_the_official_size_check(tmp_path, loopback_server):
+    """A re-compressed mirror copy, vouched for by a sha256 override alone, downloads through the
+    real download rule from a loopback mirror; the log says the size was not checked."""
+    labels = struct.pack(">2I", 2049, 1000) + bytes(i % 10 for i in range(1000))
+    copy = gzip.compress(labels, compresslevel=1)
+    (loopback_server.root / "mnist").mkdir()
+    (loopback_server.root / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(copy)
+    name = "t10k-labels-idx1-ubyte.gz"
+    override = tmp_path / "mine.yaml"
+    override.write_text(yaml.safe_dump({
+        "mirror": loopback_server.url,
+        # Official URLs that only reach the loopback server (404): no test touches the internet.
+        "datasets": {"mnist": {"urls": [f"{loopback_server.url}/official/"],
+                               "files": {name: {"sha256": hashlib.sha256(copy).hexdigest()}}}}}))
+    clone = copy_checkout(tmp_path / "clone", venvs=False)
+    proc = subprocess.run([*SNAKEMAKE, f"resources/downloads/mnist/{name}", "--cores", "1",
+                           "--configfile", "config.yaml", str(override)], cwd=clone, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    log = (clone / "logs" / "download" / "mnist" / f"{name}.log").read_text()
+    assert (clone / "resources" / "downloads" / "mnist" / name).read_bytes() == copy
+    assert (f"size not checked, only the sha256: datasets.mnist.files.{name}.sha256 is overridden "
+            f"without bytes") in log
+    # Files whose sha256 is not overridden keep their size check.
+    proc = dry_run("resources/downloads/mnist/train-labels-idx1-ubyte.gz", "--printshellcmds",
+                   "--configfile", "config.yaml", str(override), quiet=False, cwd=clone)
+    assert "--bytes 28881" in proc.stdout

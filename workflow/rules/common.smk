@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+import yaml
 from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
@@ -12,6 +13,7 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
 from alexbench.common.hardware import gpu_visible
+from alexbench.download_checks import checksum_args
 from alexbench.workflow_config import (
     ConfigError,
     expand_runs,
@@ -29,6 +31,10 @@ validate(config, "../schemas/config.schema.yaml", set_default=False)
 
 # profiles/default grants 2: a timed CPU run takes both, a data preparation one.
 CPU_TIMING_SLOTS = 2
+# The workflow's own checksums, to tell a user's sha256 override from the official pairs.
+OFFICIAL_DATASETS = yaml.safe_load(
+    (Path(workflow.basedir) / "config.yaml").read_text(encoding="utf-8")
+)["datasets"]
 USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 DEMO = config["demo"]
 RUNS = expand_runs(config, gpu_visible=gpu_visible())
@@ -130,9 +136,10 @@ def get_expected_checksum_args(wildcards):
     """--sha256 (and --bytes) from config; in demo mode the synthesiser's own list of sums."""
     if DEMO:
         return f"--sha256-file resources/synthetic/{wildcards.dataset}/SHA256SUMS"
-    entry = config["datasets"][wildcards.dataset]["files"][wildcards.file]
-    size = f" --bytes {entry['bytes']}" if "bytes" in entry else ""
-    return f"--sha256 {entry['sha256']}{size}"
+    dataset, name = wildcards.dataset, wildcards.file
+    official = OFFICIAL_DATASETS.get(dataset, {}).get("files", {}).get(name)
+    entry = config["datasets"][dataset]["files"][name]
+    return checksum_args(dataset, name, entry, official)
 
 
 PREPARED_FILES = [

@@ -33,8 +33,11 @@ def main(argv=None) -> int:
     digest.add_argument("--sha256-file", type=Path,
                         help="a sha256sum-format list to take the digest of --out's file name from "
                              "(the demo's synthetic archives carry their own)")
-    parser.add_argument("--bytes", type=int, default=None, dest="size_bytes",
-                        help="expected size in bytes (optional extra check)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--bytes", type=int, default=None, dest="size_bytes",
+                      help="expected size in bytes (optional extra check)")
+    size.add_argument("--size-unchecked", metavar="REASON",
+                      help="check no size, and log why (a sha256 overridden without its size)")
     parser.add_argument("--url", action="append", required=True, dest="urls",
                         help="full URL of the file; repeat for mirrors, tried in order")
     parser.add_argument("--timeout-s", type=float, default=60.0,
@@ -46,6 +49,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
+    if args.size_unchecked:
+        logging.getLogger("download").warning("size not checked, only the sha256: %s",
+                                              args.size_unchecked)
     try:
         sha256 = args.sha256 or digest_from_list(args.sha256_file, args.out.name)
         expected = Expected(sha256, args.size_bytes)
