@@ -30,8 +30,10 @@ rule train:
         out_dir=get_run_dir_of_output,
     shell:
         # The first log line says which GPUs the scheduler handed over (SLURM sets it).
+        # exec: the job's process is the training process, so stopping the job stops training
+        # (train.py also dies with its parent; alexbench/common/lifetime.py).
         "echo CUDA_VISIBLE_DEVICES=${{CUDA_VISIBLE_DEVICES-unset}} > {log};"
-        " {params.python} workflow/scripts/train.py --framework {wildcards.framework}"
+        " exec {params.python} workflow/scripts/train.py --framework {wildcards.framework}"
         " --model {wildcards.model} --dataset {wildcards.dataset} --hardware {wildcards.hardware}"
         " --seed {wildcards.seed} --experiment {params.experiment} --source {params.source}"
         " --data-dir resources/prepared/{wildcards.dataset} --out-dir {params.out_dir}"
