@@ -164,3 +164,13 @@ def test_sha256_override_without_bytes_drops_the_official_size_check(tmp_path, l
     proc = dry_run("resources/downloads/mnist/train-labels-idx1-ubyte.gz", "--printshellcmds",
                    "--configfile", "config.yaml", str(override), quiet=False, cwd=clone)
     assert "--bytes 28881" in proc.stdout
+
+
+def test_bare_command_runs_without_cores_on_the_command_line(tmp_path):
+    """`snakemake <target>` as typed in the README: the workflow profile supplies the cores."""
+    clone = copy_checkout(tmp_path / "clone")
+    target = "resources/downloads/mnist/t10k-labels-idx1-ubyte.gz"
+    proc = subprocess.run([*SNAKEMAKE, target, "--config", "demo=true"], cwd=clone,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert (clone / target).is_file()
