@@ -14,9 +14,17 @@ sys.path.insert(0, str(SCRIPTS))
 
 from alexbench.common.hardware import gpu_visible
 from alexbench.download_checks import checksum_args
+from alexbench.memory_fit import (
+    machine_memory_mb,
+    shortage_message,
+    shortages,
+    skip_reasons,
+    slurm_mem_mb,
+)
 from alexbench.workflow_config import (
     ConfigError,
     expand_runs,
+    selected_experiments,
     training_settings,
     validate_config,
 )
@@ -37,6 +45,19 @@ OFFICIAL_DATASETS = yaml.safe_load(
 )["datasets"]
 USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 DEMO = config["demo"]
+MACHINE_MB = machine_memory_mb(config["machine_memory_mb"])
+if DEMO:
+    # The demo must finish on a small machine: it leaves out what cannot fit, and says why in
+    # the report (results/config.json). A full run stops instead (check_training_memory).
+    _short = shortages(config, selected_experiments(config), MACHINE_MB)
+    _kept = [n for n in selected_experiments(config) if n not in _short]
+    if _short and not _kept:
+        raise WorkflowError(shortage_message(config, _short, MACHINE_MB))
+    if _short:
+        config["experiments_only"] = _kept
+        config["skipped_experiments"] = skip_reasons(config, _short, MACHINE_MB)
+        for _reason in config["skipped_experiments"].values():
+            print(f"demo: {_reason}", file=sys.stderr)
 RUNS = expand_runs(config, gpu_visible=gpu_visible())
 RUN_BY_KEY = {
     (r.framework, r.dataset, r.model, r.hardware, str(r.seed)): r for r in RUNS
@@ -212,6 +233,26 @@ def get_train_threads():
     locally. On a cluster set train_threads (it becomes the job's CPU request).
     """
     return config["train_threads"] or os.cpu_count() or 1
+
+
+def get_train_mem_mb(wildcards):
+    """What a scheduler is asked for: the measured peak (config memory_peaks_mb) with a margin."""
+    return slurm_mem_mb(config, get_run(wildcards).experiment)
+
+
+def check_training_memory():
+    """Before any job of a local run: stop, naming both figures, if a training job that has to
+    run needs more memory than this machine has."""
+    if DEMO or not workflow.local_exec:
+        return
+    pending = {
+        get_run(job.wildcards).experiment
+        for job in workflow.dag.needrun_jobs()
+        if job.rule.name == "train"
+    }
+    short = shortages(config, sorted(pending), MACHINE_MB)
+    if short:
+        raise WorkflowError(shortage_message(config, short, MACHINE_MB))
 
 
 def get_gpu_count(wildcards):

@@ -4,6 +4,11 @@
 # -j4, and no data preparation runs beside a timed CPU run; downloads still run in parallel.
 
 
+# A local run whose training cannot fit in memory stops here, before any job starts.
+onstart:
+    check_training_memory()
+
+
 rule train:
     input:
         unpack(get_train_inputs),
@@ -19,6 +24,8 @@ rule train:
         get_train_conda_file
     threads: get_train_threads()
     resources:
+        # From the measured peaks in config.yaml (memory_peaks_mb); SLURM's memory request.
+        mem_mb=get_train_mem_mb,
         gpu=get_gpu_count,
         cpu_timing_slot=get_cpu_timing_slot,
         gpu_model=get_gpu_model,
