@@ -14,6 +14,7 @@ sys.path.insert(0, str(SCRIPTS))
 
 from alexbench.common.hardware import gpu_visible
 from alexbench.download_checks import checksum_args
+from alexbench.venv_python import venv_python_problem
 from alexbench.memory_fit import (
     machine_memory_mb,
     shortage_message,
@@ -87,6 +88,21 @@ def get_env_inputs(env):
 
 def get_venv_python():
     return config["venv_python"] or sys.executable
+
+
+def check_venv_python():
+    """Before any job: a venv still to build needs a Python 3.11, named with the fix."""
+    if USE_CONDA:
+        return
+    envs = sorted(p.name.removesuffix(".lock.txt") for p in Path("envs").glob("*.lock.txt"))
+    if all(Path(f".venvs/{env}/pip-freeze.txt").exists() for env in envs if env != "dev"):
+        return
+    problem = venv_python_problem(get_venv_python())
+    if problem:
+        raise WorkflowError(problem)
+
+
+check_venv_python()
 
 
 def get_train_env(wildcards):
