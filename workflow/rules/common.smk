@@ -14,7 +14,6 @@ sys.path.insert(0, str(SCRIPTS))
 
 from alexbench.common.hardware import gpu_visible
 from alexbench.download_checks import checksum_args
-from alexbench.venv_python import venv_python_problem
 from alexbench.memory_fit import (
     machine_memory_mb,
     shortage_message,
@@ -22,6 +21,7 @@ from alexbench.memory_fit import (
     skip_reasons,
     slurm_mem_mb,
 )
+from alexbench.venv_python import venv_python_problem
 from alexbench.workflow_config import (
     ConfigError,
     expand_runs,
@@ -94,8 +94,12 @@ def check_venv_python():
     """Before any job: a venv still to build needs a Python 3.11, named with the fix."""
     if USE_CONDA:
         return
-    envs = sorted(p.name.removesuffix(".lock.txt") for p in Path("envs").glob("*.lock.txt"))
-    if all(Path(f".venvs/{env}/pip-freeze.txt").exists() for env in envs if env != "dev"):
+    envs = sorted(
+        p.name.removesuffix(".lock.txt") for p in Path("envs").glob("*.lock.txt")
+    )
+    if all(
+        Path(f".venvs/{env}/pip-freeze.txt").exists() for env in envs if env != "dev"
+    ):
         return
     problem = venv_python_problem(get_venv_python())
     if problem:
