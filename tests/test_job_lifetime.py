@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, env_python
-from test_config import dry_run
+from plugins.checkout import copy_checkout
+from test_config import SNAKEMAKE, dry_run
 from test_training import settings, train_args
 
 
@@ -64,3 +65,44 @@ def test_the_train_rule_execs_the_interpreter():
     proc = dry_run(target, "--printshellcmds", "--forcerun", "train", quiet=False)
     assert proc.returncode == 0, proc.stderr
     assert "; exec .venvs/pytorch-cpu/bin/python workflow/scripts/train.py" in proc.stdout
+
+
+def training_processes(root: Path) -> list[int]:
+    """Processes running train.py with their working directory in `root`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if b"workflow/scripts/train.py" in cmdline and cwd == str(root):
+            found.append(int(proc.name))
+    return found
+
+
+def test_killing_snakemake_ends_its_training_job(tmp_path):
+    """The whole chain as a scheduler or a user stops it: Snakemake killed while a train job
+    runs. Before, the job's shell and its Python lived on and wrote a metrics.json later."""
+    clone = copy_checkout(tmp_path / "clone")
+    target = "results/runs/keras/mnist/alexnet-lrn-32/cpu/seed0/metrics.json"
+    snakemake = subprocess.Popen(
+        [*SNAKEMAKE, target, "-j1", "--config", "demo=true", "experiments_only=[S2]",
+         "hardware=[cpu]"], cwd=clone, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    trainers = []
+    try:
+        wait_for(lambda: training_processes(clone), "the train job to start", 600)
+        trainers = training_processes(clone)
+        time.sleep(2)  # train.py arms its parent-death signal in its first milliseconds
+        os.kill(snakemake.pid, signal.SIGKILL)
+        snakemake.wait()
+        for pid in trainers:
+            wait_for(lambda: gone(pid), "the training process to die with Snakemake", 60)
+        assert not (clone / target).exists()
+    finally:
+        for pid in trainers:
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
