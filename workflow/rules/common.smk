@@ -12,6 +12,7 @@ from snakemake.utils import validate
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
+from alexbench.common import prepared_contract, registry, run_table
 from alexbench.common.hardware import gpu_visible
 from alexbench.download_checks import checksum_args
 from alexbench.memory_fit import (
@@ -66,12 +67,12 @@ RUN_BY_KEY = {
 
 
 wildcard_constraints:
-    framework="keras|gluon|pytorch",
-    hardware="cpu|gpu",
+    framework=registry.alternation(registry.framework_names()),
+    hardware=registry.alternation(registry.HARDWARE),
     seed=r"\d+",
-    model="alexnet-[a-z0-9-]+",
-    dataset="|".join(sorted(config["datasets"], key=len, reverse=True)),
-    env="(keras|gluon|pytorch)-(cpu|gpu)|report",
+    model=registry.alternation(registry.MODELS),
+    dataset=registry.alternation(config["datasets"]),
+    env=registry.alternation(registry.job_envs()),
     file=r"[^/]+",
 
 
@@ -110,7 +111,7 @@ check_venv_python()
 
 
 def get_train_env(wildcards):
-    return f"{wildcards.framework}-{wildcards.hardware}"
+    return registry.framework(wildcards.framework).env_name(wildcards.hardware)
 
 
 def get_train_conda_file(wildcards):
@@ -183,17 +184,8 @@ def get_expected_checksum_args(wildcards):
     return checksum_args(dataset, name, entry, official)
 
 
-PREPARED_FILES = [
-    "train-images.npy",
-    "train-labels.npy",
-    "test-images.npy",
-    "test-labels.npy",
-    "meta.json",
-]
-
-
 def get_prepared_files(dataset):
-    return [f"resources/prepared/{dataset}/{name}" for name in PREPARED_FILES]
+    return [f"resources/prepared/{dataset}/{name}" for name in prepared_contract.FILES]
 
 
 # --- training --------------------------------------------------------------------------------
@@ -217,9 +209,11 @@ def get_run(wildcards):
 def get_training_code(wildcards):
     """The code a run depends on, so that editing it reruns the run (Snakemake tracks only inputs)."""
     package = SCRIPTS / "alexbench"
-    files = [SCRIPTS / "train.py", package / "harness.py"]
+    files = [SCRIPTS / "train.py"]
+    files += sorted((package / "harness").glob("*.py"))
     files += sorted((package / "common").glob("*.py"))
-    files += sorted((package / f"fw_{wildcards.framework}").glob("*.py"))
+    backend = registry.framework(wildcards.framework).package_path
+    files += sorted((SCRIPTS / backend).glob("*.py"))
     return [os.path.relpath(f, workflow.basedir) for f in files]
 
 
@@ -298,10 +292,6 @@ def get_run_dir_of_input(wildcards, input):
     return os.path.dirname(input.metrics)
 
 
-def get_run_dirs():
-    return [run.path for run in RUNS]
-
-
 def get_reported_runs():
     """Runs the report waits for: all, or with report_allow_missing (after --keep-going) only
     those that finished; the others are listed as failed or missing."""
@@ -329,8 +319,11 @@ def get_run_plots():
     ]
 
 
-def get_run_dir_args():
-    return " ".join(f"--run-dir {path}" for path in get_run_dirs())
+def get_run_table():
+    """results/runs.json's document: every run of the config, and whether the report waits for
+    it. As a params value it is a rerun trigger: a changed matrix rewrites the table."""
+    awaited = {run.run_id for run in get_reported_runs()}
+    return json.dumps(run_table.document(RUNS, awaited), sort_keys=True)
 
 
 def get_final_outputs():
