@@ -12,6 +12,7 @@ from alexbench.workflow_config import validate_config
 
 from conftest import REPO, run_in_env
 from plugins.checkout import copy_checkout
+from plugins.run_fixtures import write_run_table
 from test_config import SNAKEMAKE, dry_run
 
 S1_RUN = "results/runs/keras/cifar10/alexnet-cifar-256/cpu/seed0/metrics.json"
@@ -66,9 +67,8 @@ def test_the_report_shows_why_an_experiment_was_left_out(built_report, tmp_path)
     config_path.write_text(json.dumps(config))
     args = ["workflow/scripts/make_report.py", "--config", config_path,
             "--performance", results / "performance.csv", "--summary", results / "summary.csv",
-            "--plots-dir", results / "plots", "--out", tmp_path / "report.html"]
-    for run_dir in matrix.run_dirs:
-        args += ["--run-dir", run_dir]
+            "--plots-dir", results / "plots", "--out", tmp_path / "report.html",
+            "--runs", write_run_table(matrix.run_dirs, path=tmp_path / "runs.json")]
     run_in_env("report", args)
     page = (tmp_path / "report.html").read_text()
     assert '<section id="skipped">' in page and f"S1: {reason}" in page
