@@ -1,5 +1,6 @@
 """A clean copy of the checkout for tests that run the workflow: tracked and new files, nothing
 git ignores (no results, no resources), so a run there starts as on a fresh clone."""
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,4 +26,12 @@ def copy_checkout(dest: Path, venvs: bool = True) -> Path:
     # A gpu run must fail for want of a GPU, not spend minutes installing CUDA wheels: the CPU
     # venv stands in for keras-gpu (the harness checks for a GPU before it imports Keras).
     (venv_dir / "keras-gpu").symlink_to(env_python("keras-cpu").parents[1])
+    # The linked venvs are shared: a lock file edited after they were built must not make the
+    # copy's build_venv rebuild them through the link (or, failing, delete their pip-freeze.txt
+    # as the output of a failed job). tests/run rebuilds them when a lock file changes.
+    for link in venv_dir.iterdir():
+        freeze, lock = link / "pip-freeze.txt", dest / "envs" / f"{link.name}.lock.txt"
+        if freeze.exists() and lock.exists():
+            built = freeze.stat().st_mtime - 1
+            os.utime(lock, (built, min(built, lock.stat().st_mtime)))
     return dest
