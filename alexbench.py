@@ -111,7 +111,10 @@ def python_from_uv():
 
 
 def python311():
-    python = found_python() or python_from_conda() or python_from_uv()
+    try:
+        python = found_python() or python_from_conda() or python_from_uv()
+    except (subprocess.CalledProcessError, OSError) as exc:
+        raise SystemExit(f"alexbench.py: getting a Python 3.11 failed: {exc}")
     if not python or version_of(python) != WANTED:
         raise SystemExit(
             "alexbench.py: no Python 3.11 found, and none could be fetched (no conda, no uv, "

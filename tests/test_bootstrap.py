@@ -32,9 +32,10 @@ def fake_path(tmp_path: Path, **links: Path) -> str:
     return str(folder)
 
 
-def bootstrap(python: Path, tmp_path: Path, path: str, *args: str):
+def bootstrap(python: Path, tmp_path: Path, path: str, *args: str,
+              script: Path = REPO / "alexbench.py"):
     env = {"PATH": path, "HOME": str(tmp_path / "home"), "ALEXBENCH_NO_DOWNLOAD": "1"}
-    return subprocess.run([str(python), str(REPO / "alexbench.py"), *args], env=env,
+    return subprocess.run([str(python), str(script), *args], env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -65,3 +66,42 @@ def test_the_workflow_refuses_a_venv_python_that_is_not_3_11_before_any_job(tmp_
     assert "rule build_venv" not in output
     proc = dry_run("--config", f"venv_python={PY311}", cwd=fresh)
     assert proc.returncode == 0, proc.stderr
+
+
+def fake_tool(folder: Path, name: str, script: str) -> None:
+    tool = folder / name
+    tool.write_text("#!/bin/sh\n" + script)
+    tool.chmod(0o755)
+
+
+@needs_pythons
+def test_on_a_conda_only_machine_conda_provides_the_3_11(tmp_path):
+    """A stand-in conda that records its arguments and 'creates' the env from pyenv's 3.11."""
+    work = tmp_path / "checkout"
+    work.mkdir()
+    (work / "alexbench.py").write_bytes((REPO / "alexbench.py").read_bytes())
+    path = fake_path(tmp_path, python3=PY312)
+    fake_tool(tmp_path / "bin", "conda",
+              f'echo "$@" > {tmp_path}/conda-args\n'
+              f'/bin/mkdir -p "$4/bin" && /bin/ln -s {PY311} "$4/bin/python3.11"\n')
+    proc = bootstrap(PY312, tmp_path, path, "--bootstrap-python", script=work / "alexbench.py")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(work / ".venvs" / "python3.11" / "bin" / "python3.11")
+    assert (tmp_path / "conda-args").read_text().split() == [
+        "create", "-y", "-p", str(work / ".venvs" / "python3.11"), "python=3.11"]
+
+
+@needs_pythons
+def test_with_uv_but_no_3_11_uv_installs_one(tmp_path):
+    work = tmp_path / "checkout"
+    work.mkdir()
+    (work / "alexbench.py").write_bytes((REPO / "alexbench.py").read_bytes())
+    path = fake_path(tmp_path, python3=PY312)
+    fake_tool(tmp_path / "bin", "uv",
+              f'echo "$@ $UV_PYTHON_INSTALL_DIR" >> {tmp_path}/uv-args\n'
+              f'[ "$1 $2" = "python find" ] && echo {PY311}\nexit 0\n')
+    proc = bootstrap(PY312, tmp_path, path, "--bootstrap-python", script=work / "alexbench.py")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(PY311)
+    calls = (tmp_path / "uv-args").read_text().splitlines()
+    assert calls[0] == f"python install 3.11 {work / '.venvs' / 'uv' / 'python'}"
