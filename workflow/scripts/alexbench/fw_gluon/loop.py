@@ -19,6 +19,7 @@ MXSetNumOMPThreads, which works after import.
 """
 import ctypes
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,19 @@ def check_environment() -> tuple:
     model.initialize()
     out = model(mx.nd.zeros((2, 1, 8, 8)))
     return mx.__version__, tuple(out.shape)
+
+def peak_matmul_gflops(device, size: int) -> float:
+    """GFLOP/s of the framework's own float32 n x n matrix product on the device, best of 5
+    after one warm-up (the peak that model FLOP utilisation is measured against)."""
+    a = mx.nd.random.uniform(shape=(size, size), ctx=device)
+    b = mx.nd.random.uniform(shape=(size, size), ctx=device)
+    best = float("inf")
+    for _ in range(6):
+        mx.nd.waitall()
+        start = time.perf_counter()
+        mx.nd.dot(a, b).wait_to_read()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best / 1e9
 
 
 def _loaded_library_call(prefix: str, function: str, by_reference: bool):

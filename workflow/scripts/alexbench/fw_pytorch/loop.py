@@ -20,6 +20,7 @@ Not for: the epoch loop, timing, input preparation or the run contract (alexbenc
 model definitions (models.py). The interface: alexbench/common/backend.py.
 """
 import logging
+import time
 
 import numpy as np
 import torch
@@ -92,6 +93,21 @@ def check_environment() -> tuple:
     with torch.no_grad():
         out = model(torch.zeros(2, 1, 8, 8))
     return torch.__version__, tuple(out.shape)
+
+def peak_matmul_gflops(device, size: int) -> float:
+    """GFLOP/s of the framework's own float32 n x n matrix product on the device, best of 5
+    after one warm-up (the peak that model FLOP utilisation is measured against)."""
+    a, b = torch.rand(size, size, device=device), torch.rand(size, size, device=device)
+    best = float("inf")
+    for _ in range(6):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best / 1e9
 
 
 class Trainer:
