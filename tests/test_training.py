@@ -334,3 +334,25 @@ def test_the_peak_is_measured_once_per_host_env_and_threads(tmp_path):
     assert (first["source"], again["source"], other_threads["source"]) == ("measured", "cached", "measured")
     assert first["gflops"] == again["gflops"] == 123.0 and Backend.calls == 2
     assert peak.peak_gflops(Backend(), "cpu", None, "keras-cpu", 2) is None
+
+
+def test_deterministic_mode_is_the_user_s_choice_and_recorded(prepared_data, tmp_path):
+    data = prepared_data("mnist", 64, 32)
+    fast, _ = train("keras", data, tmp_path / "fast",
+                    settings(epochs=1, max_train_images=32, smoke=True, deterministic=False))
+    assert fast["status"] == "ok" and fast["settings"]["deterministic"] is False
+    default, _ = train("keras", data, tmp_path / "default", settings(epochs=1, max_train_images=32,
+                                                                     smoke=True))
+    assert default["settings"]["deterministic"] is True
+
+
+def test_the_determinism_switches_are_set_only_in_deterministic_mode(monkeypatch):
+    from alexbench.harness import runtime
+    for name in runtime.DETERMINISM_ENV:
+        monkeypatch.setenv(name, "stale")
+    monkeypatch.setattr(runtime.os, "environ", dict(runtime.os.environ))
+    runtime.set_runtime_env(3, deterministic=False)
+    assert not set(runtime.DETERMINISM_ENV) & set(runtime.os.environ)
+    assert runtime.os.environ["OMP_NUM_THREADS"] == "3"
+    runtime.set_runtime_env(2, deterministic=True)
+    assert all(runtime.os.environ[k] == v for k, v in runtime.DETERMINISM_ENV.items())

@@ -45,10 +45,10 @@ def configure_threads(threads: int) -> None:
         raise RuntimeError(f"MXSetNumOMPThreads({threads}) failed: {mx.base.py_str(mx.base._LIB.MXGetLastError())}")
 
 
-def seed_framework(seed: int) -> None:
+def seed_framework(seed: int, deterministic: bool) -> None:
     """Seed MXNet (every device).
 
-    Deterministic kernels come from the environment the harness sets before import:
+    Deterministic kernels (or not) come from the environment the harness sets before import:
     MXNET_ENFORCE_DETERMINISM makes GPU ops pick deterministic algorithms (or fail), and cuDNN
     autotuning is off, so convolutions do not pick the fastest algorithm by timing: both cost
     GPU speed; on CPU neither changes anything.

@@ -48,7 +48,7 @@ def configure_threads(threads: int) -> None:
                            f"(call it first, right after importing the backend): {err}") from err
 
 
-def seed_framework(seed: int) -> None:
+def seed_framework(seed: int, deterministic: bool) -> None:
     """Seed TensorFlow and Keras, and switch TensorFlow to deterministic ops.
 
     keras.utils.set_random_seed is Keras's one documented call: it seeds TF's global generator
@@ -59,7 +59,8 @@ def seed_framework(seed: int) -> None:
     on CPU it costs little (see the report).
     """
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if deterministic:  # TensorFlow has no call to switch it off again: a process decides once
+        tf.config.experimental.enable_op_determinism()
 
 
 def select_device(hardware_kind: str):

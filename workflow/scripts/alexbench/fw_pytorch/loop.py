@@ -52,12 +52,13 @@ def configure_threads(threads: int) -> None:
                     torch.get_num_interop_threads())
 
 
-def seed_framework(seed: int) -> None:
-    """Seed torch (CPU and CUDA); deterministic algorithms on."""
+def seed_framework(seed: int, deterministic: bool) -> None:
+    """Seed torch (CPU and CUDA); deterministic algorithms on, or PyTorch's fast path: cuDNN
+    benchmarking on (the tuning guide's advice for fixed input sizes)."""
     torch.manual_seed(seed)  # also seeds every CUDA device
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
 
 
 def select_device(hardware_kind: str):

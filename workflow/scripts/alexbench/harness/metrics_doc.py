@@ -96,7 +96,7 @@ def build(*, args, settings, status, versions_found, device_found, parameters, c
                      "optimizer": settings["optimizer"], "lr_schedule": settings["lr_schedule"],
                      "validation": settings["validation"], "train_images": train_images,
                      "val_images": val_images, "test_images": test_images,
-                     "deterministic": True},
+                     "deterministic": settings["deterministic"]},
         "parameters": int(parameters),
         "epochs_completed": len(history),
         "train_time_s": train_time,

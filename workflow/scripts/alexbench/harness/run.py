@@ -109,7 +109,7 @@ def run(args, started_at):
     if args.hardware == "gpu" and not hardware.gpu_visible():
         raise hardware.GPUUnavailableError("nvidia-smi -L and /proc/driver/nvidia list none, "
                                            "or CUDA_VISIBLE_DEVICES hides them")
-    backend = runtime.start_backend(args.framework, args.threads)
+    backend = runtime.start_backend(args.framework, args.threads, args.settings["deterministic"])
     device = backend.select_device(args.hardware)
     # Before anything is seeded: the probe's random matrices must not shift the run's streams.
     env = registry.framework(args.framework).env_name(args.hardware)
@@ -126,7 +126,7 @@ def train(args, backend, device, started_at):
     from alexbench.common import prepared
 
     settings = args.settings
-    runtime.seed_everything(backend, args.seed)
+    runtime.seed_everything(backend, args.seed, settings["deterministic"])
     write_env_txt(args.out_dir)
 
     data = prepared.open_prepared(args.data_dir)
