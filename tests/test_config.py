@@ -93,7 +93,7 @@ def test_default_config_expands_the_full_dag_offline(tmp_path):
         assert f"{run.path}/metrics.json" in proc.stdout, run.path
     # Seeds' frameworks, plus the cross-framework block in all three frameworks.
     workloads = {(r.experiment, r.framework) for r in runs}
-    assert {("S1", "keras"), ("S2", "keras"), ("S3", "gluon"), ("S4", "keras")} <= workloads
+    assert {("S1", "keras"), ("S2", "keras"), ("S3", "gluon"), ("S4", "keras"), ("S4", "pytorch"), ("S4", "gluon")} <= workloads
     for framework in ("keras", "gluon", "pytorch"):
         assert ("D", framework) in workloads and ("S0", framework) in workloads
     assert {r.hardware for r in runs} == {"cpu", "gpu"}
