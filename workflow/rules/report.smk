@@ -100,6 +100,7 @@ rule report:
         summary="results/summary.csv",
         comparisons="results/plots/comparison",
         run_plots=get_run_plots(),
+        pretrained=get_pretrained_report_inputs(),
         env=get_env_inputs("report"),
     output:
         "results/report.html",
@@ -111,7 +112,8 @@ rule report:
         python=get_python("report"),
         run_dirs=get_run_dir_args(),
         snakemake_version=snakemake.__version__,
+        pretrained=get_pretrained_report_args(),
     shell:
         "{params.python} workflow/scripts/make_report.py --config {input.config}"
         " --performance {input.performance} --summary {input.summary} --plots-dir results/plots"
-        " {params.run_dirs} --snakemake-version {params.snakemake_version} --out {output} > {log} 2>&1"
+        " {params.run_dirs} {params.pretrained} --snakemake-version {params.snakemake_version} --out {output} > {log} 2>&1"
