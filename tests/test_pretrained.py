@@ -282,3 +282,91 @@ def test_the_three_frameworks_agree(framework_logits):
     for other in (gluon, pytorch):
         assert _relative_error(other, keras).max() < 1e-3
         np.testing.assert_array_equal(other.argmax(1), keras.argmax(1))
+
+
+# --- figures, agreement and the report section -------------------------------------------------
+
+def test_accuracy_figures_count_1000_way_and_10_way_hits():
+    from alexbench.pretrained.evaluate import accuracy_figures
+    indices = [0, 217, 482]                    # three "dataset classes" and their ImageNet indices
+    logits = np.zeros((3, 1000), np.float32)
+    logits[0, 0] = 5                           # top-1 right
+    logits[1, [900, 901, 902, 903, 217]] = [9, 8, 7, 6, 5]   # top-5 right, and best of the three
+    logits[2, 999], logits[2, 217] = 9, 1      # wrong everywhere: 217 beats 482 among the three
+    labels = np.array([0, 1, 2])
+    top1, top5, ten = accuracy_figures(logits, np.asarray(indices)[labels], indices, labels)
+    assert (top1, top5, ten) == (pytest.approx(1 / 3), pytest.approx(2 / 3), pytest.approx(2 / 3))
+
+
+def test_agreement_applies_the_issues_criterion():
+    from alexbench.pretrained import agreement
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((1000, 1000)).astype(np.float32) * 10
+    close = base * np.float32(1 + 1e-6)
+    doc = agreement.compare({"pytorch": base, "keras": close, "gluon": base.copy()})
+    assert doc["agree"] and doc["identical_top1_min"] == 1.0 and len(doc["pairs"]) == 3
+    far = base + np.float32(0.02) * np.abs(base).max(axis=1, keepdims=True)  # 2e-3 relative shift
+    assert not agreement.compare({"pytorch": base, "keras": far})["agree"]
+    flipped = base.copy()
+    for i in range(2):                         # 2 of 1000 images change their top-1: 99.8%
+        row = flipped[i]
+        row[np.argsort(row)[-2]] = row.max() + 1
+    doc = agreement.compare({"pytorch": base, "keras": flipped})
+    assert doc["identical_top1_min"] == pytest.approx(0.998) and not doc["agree"]
+
+
+def _evaluation_metrics(framework, top1, images_per_s):
+    return {"schema_version": 1,
+            "run": {"weights": "bvlc_alexnet", "framework": framework, "dataset": "imagenette-320",
+                    "model": "alexnet-2012", "hardware": "cpu"},
+            "smoke": False,
+            "versions": {"framework": "1.0", "python": "3.11.9", "numpy": "2.0", "cuda": None,
+                         "cudnn": None, "driver": None},
+            "device": {"kind": "cpu", "name": "Test CPU", "threads": 2},
+            "settings": {"batch_size": 50, "images": 3925, "preprocessing": "caffe",
+                         "weights_sha256": "0" * 64},
+            "parameters": 60_965_224, "eval_time_s": 3925 / images_per_s,
+            "throughput": {"eval_images_per_s": images_per_s},
+            "test": {"top1_accuracy": top1, "top5_accuracy": 0.9, "accuracy_10way": 0.97},
+            "memory": {"peak_rss_mb": 900.0, "peak_gpu_mb": None},
+            "timing_definition": "t", "started_at": "2026-01-01T00:00:00+00:00",
+            "finished_at": "2026-01-01T00:01:00+00:00"}
+
+
+def test_published_weights_section_sets_bvlcs_figures_beside_each_framework(tmp_path):
+    import jinja2
+    from alexbench.pretrained import contract
+    from alexbench.reporting import html, published_weights
+    run_dirs = []
+    for fw, top1, ips in (("pytorch", 0.7312, 41.5), ("keras", 0.7311, 35.25), ("gluon", None, None)):
+        run_dir = tmp_path / "results" / "pretrained" / fw / "imagenette-320" / "alexnet-2012" / "cpu"
+        run_dir.mkdir(parents=True)
+        if top1 is not None:
+            contract.write_metrics(run_dir, _evaluation_metrics(fw, top1, ips))
+        run_dirs.append(run_dir)
+    with pytest.raises(Exception, match="top1_accuracy"):
+        contract.write_metrics(tmp_path, {**_evaluation_metrics("keras", 1.5, 1.0)})
+    agreement_path = tmp_path / "results" / "pretrained" / "agreement" / "imagenette-320" / "alexnet-2012" / "cpu.json"
+    agreement_path.parent.mkdir(parents=True)
+    agreement_path.write_text(json.dumps({
+        "frameworks": ["pytorch", "keras"], "images": 3925, "identical_top1_min": 0.9995,
+        "max_relative_difference": 2.5e-6, "agree": True,
+        "criterion": {"identical_top1_min": 0.999, "max_relative_difference": 1e-3},
+        "pairs": [{"a": "pytorch", "b": "keras", "identical_top1": 0.9995,
+                   "max_relative_difference": 2.5e-6, "within_tolerance": 1.0}]}))
+    config = {"weights": {"bvlc_alexnet": {"dataset": "imagenette-320", "published": {
+        "reference": "BVLC readme", "dataset": "ILSVRC2012 val", "top1_accuracy": 0.571,
+        "top5_accuracy": 0.802}}}}
+    section = published_weights.build_section(config, run_dirs, [agreement_path])
+    assert published_weights.build_section(config, [], []) is None
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(html.TEMPLATES),
+                             undefined=jinja2.StrictUndefined, autoescape=True)
+    env.filters["fmt"] = html.fmt
+    env.filters["label"] = lambda f: f.capitalize()
+    page = env.get_template("published_weights.html.j2").render(
+        published_weights=section, colours={})
+    assert "not comparable: 10-class subset of the same val distribution" in page
+    assert "57.1%" in page and "80.2%" in page
+    assert "0.7312" in page and "41.5" in page and "35.2" in page   # top-1 and images/s per framework
+    assert "missing" in page                                       # gluon's evaluation did not run
+    assert "99.95%" in page and "2.5e-06" in page and "agree" in page
