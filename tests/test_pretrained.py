@@ -370,3 +370,28 @@ def test_published_weights_section_sets_bvlcs_figures_beside_each_framework(tmp_
     assert "0.7312" in page and "41.5" in page and "35.2" in page   # top-1 and images/s per framework
     assert "missing" in page                                       # gluon's evaluation did not run
     assert "99.95%" in page and "2.5e-06" in page and "agree" in page
+
+
+def test_a_v0_layer_inside_a_v1_layer_is_read(tmp_path):
+    # The oldest format: NetParameter.layers(2){ layer(1){ name(1) type(2) "innerproduct" blobs(50) } }
+    w = np.arange(4, dtype="<f4")
+    blob = b"\x20\x04" + b"\x2a\x10" + w.tobytes()             # width 4, packed data
+    v0 = b"\x0a\x03fc8" + b"\x12\x0cinnerproduct" + b"\x92\x03" + bytes([len(blob)]) + blob
+    v1 = b"\x0a" + bytes([len(v0)]) + v0
+    path = tmp_path / "v0.caffemodel"
+    path.write_bytes(b"\x12" + bytes([len(v1)]) + v1)
+    (layer,) = list(cm.iter_layers(path))
+    assert (layer.name, layer.type, layer.blobs[0].shape) == ("fc8", "InnerProduct", (0, 0, 0, 4))
+    np.testing.assert_array_equal(layer.blobs[0].data, w)
+
+
+def test_the_convert_command_refuses_a_model_of_another_table_naming_the_layer(tmp_path):
+    from conftest import run_in_env
+    src = cm.write_caffemodel(tmp_path / "small.caffemodel", small_layers())
+    out = tmp_path / "out" / "bvlc_alexnet.npz"
+    proc = run_in_env("report", ["workflow/scripts/convert_caffemodel.py", "--caffemodel", src,
+                                 "--out", out], check=False, timeout=300)
+    assert proc.returncode == 1
+    assert ("small.caffemodel: layer 'conv1': weights blob has shape (32, 1, 3, 3) (legacy "
+            "num/channels/height/width), expected (96, 3, 11, 11)") in proc.stderr
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []

@@ -37,6 +37,7 @@ NUM_CLASSES = 1000
 CAFFE_TO_SPEC = {"conv1": "conv1", "conv2": "conv2", "conv3": "conv3", "conv4": "conv4",
                  "conv5": "conv5", "fc6": "fc1", "fc7": "fc2", "fc8": "fc3"}
 V1_TYPES = {4: "Convolution", 14: "InnerProduct"}  # V1LayerParameter.LayerType values we use
+V0_TYPES = {"conv": "Convolution", "innerproduct": "InnerProduct"}  # upgrade_proto.cpp's names
 
 
 class CaffeModelError(ValueError):
@@ -146,6 +147,8 @@ def _read_layer(sub: wire.Reader, kind: str, index: int, claimed_end=None) -> La
                 layer.type = V1_TYPES.get(code, f"V1 type {code}")
             elif field == type_field and not type_is_enum and wire_type == wire.LENGTH_DELIMITED:
                 layer.type = sub.read_string()
+                if kind == "v0":
+                    layer.type = V0_TYPES.get(layer.type, layer.type)
             elif field == blobs_field and wire_type == wire.LENGTH_DELIMITED:
                 layer.blobs.append(_read_blob(sub))
             elif kind == "layers" and field == 1 and wire_type == wire.LENGTH_DELIMITED:
