@@ -395,3 +395,37 @@ def test_the_convert_command_refuses_a_model_of_another_table_naming_the_layer(t
     assert ("small.caffemodel: layer 'conv1': weights blob has shape (32, 1, 3, 3) (legacy "
             "num/channels/height/width), expected (96, 3, 11, 11)") in proc.stderr
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+# --- against Google's protobuf library (in the keras env, which has it) ----------------------
+
+@pytest.mark.parametrize("style", ["layer", "layers"])
+def test_protobuf_parses_what_we_write(tmp_path, style):
+    path = cm.write_caffemodel(tmp_path / "m.caffemodel", small_layers(), style=style)
+    parsed = run_json_in_env("keras-cpu", ["tests/probes/protobuf_probe.py", "parse", path], timeout=300)
+    weighted = [(n, a) for n, _, a in small_layers() if a]
+    got = [layer for layer in parsed["layers"] if layer["blobs"]]
+    assert parsed["name"] == "AlexNet" and [g["name"] for g in got] == [n for n, _ in weighted]
+    assert {layer["kind"] for layer in parsed["layers"]} == {style}
+    for layer, (name, arrays) in zip(got, weighted):
+        for blob, array in zip(layer["blobs"], arrays):
+            expected_shape = list(array.shape)
+            if style == "layers":
+                expected_shape = [1] * (4 - array.ndim) + expected_shape
+            assert blob["shape"] == expected_shape, name
+            assert blob["count"] == array.size and blob["first"] == float(array.flat[0])
+            assert blob["sum"] == pytest.approx(float(array.astype(np.float64).sum()), rel=1e-5, abs=1e-4)
+
+
+@pytest.mark.parametrize("style", ["layer", "layers"])
+def test_we_read_what_protobuf_writes(tmp_path, style):
+    path = tmp_path / "pb.caffemodel"
+    run_json_in_env("keras-cpu", ["tests/probes/protobuf_probe.py", "write", path, "--style", style],
+                    timeout=300)
+    table = [cm.ExpectedLayer("conv1", "conv1", "Convolution", ((2, 3, 3, 3), (2,))),
+             cm.ExpectedLayer("fc8", "fc3", "InnerProduct", ((4, 5), (4,)))]
+    got = {e.caffe_name: (w, b) for e, w, b in cm.iter_checked_layers(path, table)}
+    np.testing.assert_array_equal(got["conv1"][0], np.arange(54, dtype=np.float32).reshape(2, 3, 3, 3))
+    np.testing.assert_array_equal(got["conv1"][1], [-1, -2])
+    np.testing.assert_array_equal(got["fc8"][0], np.arange(20, dtype=np.float32).reshape(4, 5))
+    np.testing.assert_array_equal(got["fc8"][1], [-1, -2, -3, -4])
