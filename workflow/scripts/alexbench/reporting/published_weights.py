@@ -35,8 +35,14 @@ def _evaluation(run_dir: Path) -> dict:
             "images_per_s": m["throughput"]["eval_images_per_s"], "device": m["device"]["name"],
             "threads": m["device"]["threads"], "peak_rss_mb": m["memory"]["peak_rss_mb"],
             "peak_gpu_mb": m["memory"]["peak_gpu_mb"], "smoke": m["smoke"],
-            "version": m["versions"]["framework"], "parameters": m["parameters"],
+            "version": _version(m["versions"]), "parameters": m["parameters"],
             "weights": m["run"]["weights"]}
+
+
+def _version(versions: dict) -> str:
+    """'keras 3.15.1, tensorflow 2.21.0' from framework_detail, else the framework's version."""
+    detail = versions.get("framework_detail") or {}
+    return ", ".join(f"{k} {v}" for k, v in sorted(detail.items())) or versions["framework"]
 
 
 def build_section(config: dict, run_dirs, agreement_paths) -> dict | None:
