@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
 
-from alexbench import harness  # noqa: E402
+from alexbench.harness import runtime  # noqa: E402
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
@@ -23,13 +23,11 @@ if __name__ == "__main__":
     parser.add_argument("--images", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    harness.set_runtime_env(1)
+    backend = runtime.start_backend(args.framework, 1)
     import numpy as np
     from alexbench.pretrained import caffe_input, convert
 
-    backend = importlib.import_module(f"alexbench.fw_{args.framework}.loop")
     pretrained = importlib.import_module(f"alexbench.fw_{args.framework}.pretrained")
-    backend.configure_threads(1)
     device = backend.select_device("cpu")
     layers, _ = convert.load(args.weights)
     model = pretrained.build_pretrained_model(layers, device)

@@ -80,8 +80,8 @@ def get_pretrained_weights_name(wildcards):
 def get_pretrained_code(wildcards):
     """The code an evaluation depends on, so that editing it reruns the evaluation."""
     package = SCRIPTS / "alexbench"
-    files = [SCRIPTS / "evaluate_pretrained.py", package / "harness.py"]
-    for folder in ("common", "pretrained", f"fw_{wildcards.framework}"):
+    files = [SCRIPTS / "evaluate_pretrained.py"]
+    for folder in ("common", "harness", "pretrained", f"fw_{wildcards.framework}"):
         files += sorted((package / folder).glob("*.py"))
     return [os.path.relpath(f, workflow.basedir) for f in files]
 

@@ -6,7 +6,7 @@
         --out-dir results/pretrained/pytorch/imagenette-320/alexnet-2012/cpu \
         --batch-size 50 [--max-images 64] --threads 2
 
-Threads and determinism are set before the framework loads (harness.set_runtime_env), the
+Threads and determinism are set before the framework loads (harness.runtime), the
 framework's alexnet-2012 is built with Caffe's LRN and loaded from the converted .npz
 (fw_<framework>/pretrained.py), and every test image goes through the same numpy input
 (caffe_input.caffe_batch). One batch runs untimed first; the timed loop covers input
@@ -15,19 +15,18 @@ preparation and the forward pass with the device synchronised (by reading the lo
 Figures: 1000-way top-1/top-5 against each image's ImageNet-1k index (meta.json's
 imagenet_indices), and 10-way accuracy with the logits restricted to the dataset's own classes.
 Writes env.txt, logits.npy (float32, one row per image, for the cross-framework agreement) and,
-last, metrics.json. Not for training (harness.py) or comparing frameworks (agreement.py).
+last, metrics.json. Not for training (harness/) or comparing frameworks (agreement.py).
 """
 import argparse
-import datetime
 import importlib
 import logging
-import platform
-import socket
 import sys
 import time
 from pathlib import Path
 
-from alexbench import harness
+from alexbench.common import hardware, registry
+from alexbench.harness import metrics_doc, runtime
+from alexbench.harness.run import write_env_txt
 from alexbench.pretrained import contract
 
 log = logging.getLogger("alexbench.pretrained")
@@ -41,8 +40,8 @@ PREPROCESSING = ("shorter side 256, centre 256x256 (prepared), centre crop 227, 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="evaluate_pretrained.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--framework", required=True, choices=harness.FRAMEWORKS)
-    parser.add_argument("--hardware", required=True, choices=("cpu", "gpu"))
+    parser.add_argument("--framework", required=True, choices=registry.framework_names())
+    parser.add_argument("--hardware", required=True, choices=registry.HARDWARE)
     parser.add_argument("--weights-name", required=True, help="key of config.yaml's weights block")
     parser.add_argument("--weights", required=True, type=Path, help="converted .npz")
     parser.add_argument("--dataset", required=True)
@@ -51,15 +50,11 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--max-images", type=int, default=None,
                         help="evaluate only the first N test images (smoke/demo)")
-    parser.add_argument("--threads", type=int, default=harness.default_threads())
+    parser.add_argument("--threads", type=int, default=runtime.default_threads())
     args = parser.parse_args(argv)
     if args.batch_size < 1 or args.threads < 1 or (args.max_images is not None and args.max_images < 1):
         parser.error("--batch-size, --threads and --max-images must be >= 1")
     return args
-
-
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def accuracy_figures(logits, imagenet_labels, class_indices, labels):
@@ -74,7 +69,7 @@ def accuracy_figures(logits, imagenet_labels, class_indices, labels):
 
 
 def main(argv=None) -> int:
-    started_at = utc_now()
+    started_at = metrics_doc.utc_now()
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
@@ -82,12 +77,9 @@ def main(argv=None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     # An old metrics.json would make a run that dies now look complete.
     (out_dir / contract.METRICS_FILE).unlink(missing_ok=True)
-    harness.set_runtime_env(args.threads)
-    if args.hardware == "gpu":
-        from alexbench.common import hardware
-        if not hardware.gpu_visible():
-            log.error("no GPU visible for a gpu evaluation")
-            return 3
+    if args.hardware == "gpu" and not hardware.gpu_visible():
+        log.error("no GPU visible for a gpu evaluation")
+        return 3
     metrics = evaluate(args, started_at)
     path = contract.write_metrics(out_dir, metrics)
     log.info("wrote %s", path)
@@ -99,12 +91,11 @@ def evaluate(args, started_at) -> dict:
     from alexbench.common import atomic_files, prepared
     from alexbench.pretrained import caffe_input, convert
 
-    backend = importlib.import_module(f"alexbench.fw_{args.framework}.loop")
-    pretrained = importlib.import_module(f"alexbench.fw_{args.framework}.pretrained")
-    backend.configure_threads(args.threads)
+    backend = runtime.start_backend(args.framework, args.threads)
+    pretrained = importlib.import_module(f"{registry.framework(args.framework).backend}.pretrained")
     device = backend.select_device(args.hardware)
-    backend.seed_everything(0)  # deterministic kernels; nothing random is drawn
-    harness.write_env_txt(args.out_dir)
+    runtime.seed_everything(backend, 0)  # deterministic kernels; nothing random is drawn
+    write_env_txt(args.out_dir)
 
     layers, meta = convert.load(args.weights)
     model = pretrained.build_pretrained_model(layers, device)
@@ -139,19 +130,13 @@ def evaluate(args, started_at) -> dict:
     atomic_files.write_atomically(args.out_dir / contract.LOGITS_FILE,
                                   lambda f: np.save(f, logits, allow_pickle=False), mode="wb")
 
-    versions = dict(backend.versions())
-    versions["framework_detail"] = {k: str(v) for k, v in (versions.get("framework_detail") or {}).items()}
-    versions.update(python=platform.python_version(), numpy=np.__version__)
-    if args.hardware == "cpu":
-        versions["driver"] = None
     return {
         "schema_version": 1,
         "run": {"weights": args.weights_name, "framework": args.framework, "dataset": args.dataset,
                 "model": MODEL, "hardware": args.hardware},
         "smoke": args.max_images is not None and args.max_images < len(data.test),
-        "versions": versions,
-        "device": {"kind": args.hardware, "name": backend.device_name(device),
-                   "threads": args.threads, "hostname": socket.gethostname()},
+        "versions": metrics_doc.versions(backend, args.hardware, np.__version__),
+        "device": metrics_doc.device(backend, device, args.hardware, args.threads),
         "settings": {"batch_size": args.batch_size, "images": count, "preprocessing": PREPROCESSING,
                      "weights_sha256": convert.file_sha256(args.weights),
                      "source_sha256": meta.get("source_sha256", "")},
@@ -159,8 +144,8 @@ def evaluate(args, started_at) -> dict:
         "eval_time_s": seconds,
         "throughput": {"eval_images_per_s": count / seconds if seconds > 0 else None},
         "test": {"top1_accuracy": top1, "top5_accuracy": top5, "accuracy_10way": ten_way},
-        "memory": {"peak_rss_mb": harness.peak_rss_mb(), "peak_gpu_mb": pretrained.peak_gpu_mb(device)},
+        "memory": {"peak_rss_mb": metrics_doc.peak_rss_mb(), "peak_gpu_mb": pretrained.peak_gpu_mb(device)},
         "timing_definition": TIMING_DEFINITION,
         "started_at": started_at,
-        "finished_at": utc_now(),
+        "finished_at": metrics_doc.utc_now(),
     }
