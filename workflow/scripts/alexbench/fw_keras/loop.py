@@ -8,7 +8,7 @@ their order match fw_gluon/loop.py and fw_pytorch/loop.py, so the three files di
 Optimisers (update rules matched to PyTorch's): optimizers.py. Undoing the warm-up step
 without copying S1's 3.5 GB kernel: snapshots.py.
 
-Not for: the epoch loop, timing, input preparation or the run contract (harness.py), nor
+Not for: the epoch loop, timing, input preparation or the run contract (alexbench/harness/), nor
 model definitions (models.py).
 
 Threads and allocator: the harness sets OMP_NUM_THREADS, TF_NUM_*_THREADS and
@@ -35,10 +35,8 @@ INTER_OP_THREADS = 1
 
 
 def configure_threads(threads: int) -> None:
-    """Use exactly `threads` CPU threads inside each op, one op at a time.
-
-    Must run before TensorFlow executes its first op (it raises RuntimeError afterwards).
-    """
+    """Use exactly `threads` CPU threads inside each op, one op at a time; call before the
+    framework runs anything."""
     if int(threads) < 1:
         raise ValueError(f"threads must be >= 1, got {threads!r}")
     try:
@@ -64,10 +62,8 @@ def seed_framework(seed: int) -> None:
 
 
 def select_device(hardware_kind: str):
-    """The TF device string for 'cpu' or 'gpu'; never falls back to CPU for a 'gpu' run.
-
-    For 'cpu' the GPUs are hidden from TensorFlow, so no op or variable lands on one by default.
-    """
+    """The device for 'cpu' or 'gpu'; a 'gpu' run without a GPU raises GPUUnavailableError
+    (never a CPU fallback)."""
     if hardware_kind == "gpu":
         gpus = tf.config.list_physical_devices("GPU")
         if not gpus:
@@ -89,7 +85,7 @@ def device_name(device) -> str:
 
 
 def versions() -> dict:
-    """TensorFlow (the framework) and Keras versions, the CUDA/cuDNN TF was built with."""
+    """The framework's version and packages, and the CUDA/cuDNN it uses (None on CPU builds)."""
     build = tf.sysconfig.get_build_info()
     cuda = build.get("cuda_version") if build.get("is_cuda_build") else None
     cudnn = build.get("cudnn_version") if build.get("is_cuda_build") else None
@@ -180,7 +176,7 @@ class Trainer:
         snapshots.put_back(self.model, self.optimizer, state)
 
     def sync(self) -> None:
-        """Block until every queued op on every device has finished (GPU work is asynchronous)."""
+        """Block until the device's queued work has finished (before a clock read)."""
         tf.test.experimental.sync_devices()
 
     def peak_gpu_mb(self):
@@ -190,11 +186,7 @@ class Trainer:
         return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
 
     def save_weights(self, path_stem: str) -> str:
-        """Write the weights as Keras's native `<stem>.weights.h5`; returns the file's name.
-
-        Written under a temporary name and renamed, so an interrupted save leaves no
-        complete-looking file.
-        """
+        """The weights in the framework's native format, written atomically; returns the file's name."""
         path = atomic_files.write_via_path(f"{path_stem}.weights.h5", self.model.save_weights,
                                            suffix=".weights.h5")
         return path.name
