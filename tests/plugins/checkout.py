@@ -19,6 +19,10 @@ def copy_checkout(dest: Path, venvs: bool = True) -> Path:
             shutil.copy2(source, dest / name)
     if not venvs:
         return dest
+    # The linked venvs are current (tests/run rebuilt them from these lock files): date the
+    # copy's lock files back, so that no snakemake run in the copy rebuilds a shared venv.
+    for lock in (dest / "envs").glob("*.lock.txt"):
+        os.utime(lock, (0, 0))
     venv_dir = dest / ".venvs"
     venv_dir.mkdir()
     for env in ("keras-cpu", "pytorch-cpu", "gluon-cpu", "report"):
@@ -26,12 +30,4 @@ def copy_checkout(dest: Path, venvs: bool = True) -> Path:
     # A gpu run must fail for want of a GPU, not spend minutes installing CUDA wheels: the CPU
     # venv stands in for keras-gpu (the harness checks for a GPU before it imports Keras).
     (venv_dir / "keras-gpu").symlink_to(env_python("keras-cpu").parents[1])
-    # The linked venvs are shared: a lock file edited after they were built must not make the
-    # copy's build_venv rebuild them through the link (or, failing, delete their pip-freeze.txt
-    # as the output of a failed job). tests/run rebuilds them when a lock file changes.
-    for link in venv_dir.iterdir():
-        freeze, lock = link / "pip-freeze.txt", dest / "envs" / f"{link.name}.lock.txt"
-        if freeze.exists() and lock.exists():
-            built = freeze.stat().st_mtime - 1
-            os.utime(lock, (built, min(built, lock.stat().st_mtime)))
     return dest

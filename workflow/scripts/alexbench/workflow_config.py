@@ -160,4 +160,5 @@ def training_settings(config: dict, experiment_name: str) -> dict:
         "max_test_images": SMOKE_IMAGES if smoke else None,
         "smoke": smoke,
         "save_weights": bool(config["save_weights"]),
+        "deterministic": bool(config["deterministic"]),
     }

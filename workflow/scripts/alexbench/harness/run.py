@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from alexbench.common import atomic_files, hardware, registry, run_contract
-from alexbench.harness import metrics_doc, runtime, schedule as schedules
+from alexbench.harness import metrics_doc, peak, runtime, schedule as schedules
 from alexbench.harness.epochs import evaluate, train_epoch
 from alexbench.harness.meters import PhaseMeter
 from alexbench.harness.pipeline import prepare_one_batch
@@ -55,6 +55,9 @@ def parse_args(argv=None):
                         help="the experiment's resolved settings as JSON (settings.schema.json)")
     parser.add_argument("--threads", type=int, default=runtime.default_threads(),
                         help="CPU threads for every runtime (default: the cores this process may use)")
+    parser.add_argument("--peak-cache", type=Path,
+                        help="folder caching this host's peak matmul rate (resources/peaks); "
+                        "without it no model FLOP utilisation is recorded")
     args = parser.parse_args(argv)
     if args.seed < 0:
         parser.error("--seed must be >= 0")
@@ -106,8 +109,11 @@ def run(args, started_at):
     if args.hardware == "gpu" and not hardware.gpu_visible():
         raise hardware.GPUUnavailableError("nvidia-smi -L and /proc/driver/nvidia list none, "
                                            "or CUDA_VISIBLE_DEVICES hides them")
-    backend = runtime.start_backend(args.framework, args.threads)
+    backend = runtime.start_backend(args.framework, args.threads, args.settings["deterministic"])
     device = backend.select_device(args.hardware)
+    # Before anything is seeded: the probe's random matrices must not shift the run's streams.
+    env = registry.framework(args.framework).env_name(args.hardware)
+    args.peak = peak.peak_gflops(backend, device, args.peak_cache, env, args.threads)
     metrics = train(args, backend, device, started_at)
     path = run_contract.write_metrics(args.out_dir, metrics)
     log.info("wrote %s (status %s)", path, metrics["status"])
@@ -120,7 +126,7 @@ def train(args, backend, device, started_at):
     from alexbench.common import prepared
 
     settings = args.settings
-    runtime.seed_everything(backend, args.seed)
+    runtime.seed_everything(backend, args.seed, settings["deterministic"])
     write_env_txt(args.out_dir)
 
     data = prepared.open_prepared(args.data_dir)
@@ -232,6 +238,7 @@ def train(args, backend, device, started_at):
         versions_found=metrics_doc.versions(backend, args.hardware, np.__version__),
         device_found=metrics_doc.device(backend, device, args.hardware, args.threads),
         parameters=trainer.parameters, counts=(len(train_idx), len(val_idx), len(test_idx)),
+        num_classes=data.num_classes,
         history=history, train_time=train_time, epoch_times=epoch_times,
         train_ips=metrics_doc.train_throughput(train_phase, steady_first_epoch),
         eval_ips=eval_ips, test=test, time_to_target=time_to_target,
