@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 from alexbench.common import atomic_files, hardware, run_contract
+from alexbench.common.progress import Progress, open_terminal
 
 log = logging.getLogger("alexbench.train")
 
@@ -78,7 +79,8 @@ OPTIMIZER_DEFAULTS = {
 }
 SETTINGS_REQUIRED = ("epochs", "batch_size", "optimizer", "validation")
 SETTINGS_DEFAULTS = {"lr_schedule": None, "target_accuracy": None, "max_train_images": None,
-                     "max_test_images": None, "smoke": False, "save_weights": False}
+                     "max_test_images": None, "smoke": False, "subset": None,
+                     "save_weights": False}
 
 
 class SettingsError(ValueError):
@@ -404,6 +406,7 @@ def train(args, backend, device, started_at):
     target = settings["target_accuracy"]
     n_batches = math.ceil(len(train_idx) / batch_size)
     warm_batches = max(1, math.ceil(ONE_EPOCH_WARM_FRACTION * n_batches))
+    progress = Progress(epochs, n_batches, label=str(args.out_dir), terminal=open_terminal())
     history, epoch_times, train_phase = [], [], []  # train_phase: (images, seconds) per epoch
     steady_first_epoch = None
     status, time_to_target = "ok", None
@@ -412,6 +415,7 @@ def train(args, backend, device, started_at):
     loop_start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         epoch_start = time.perf_counter()
+        progress.start_epoch(epoch)
         lr = trainer.get_learning_rate()
         order = shuffle_rng.permutation(train_idx)
         loss_sum = correct = seen = 0
@@ -427,6 +431,7 @@ def train(args, backend, device, started_at):
             loss_sum += loss * len(y)
             correct += int(c)
             seen += len(y)
+            progress.batch(b + 1, seen)
             if epoch == 1 and b + 1 == warm_batches:
                 trainer.sync()
                 marker = (seen, time.perf_counter())
@@ -508,6 +513,7 @@ def train(args, backend, device, started_at):
                 "hardware": args.hardware, "seed": args.seed},
         "status": status,
         "smoke": bool(settings["smoke"]),
+        "subset": settings["subset"],
         "versions": versions,
         "device": {"kind": args.hardware, "name": backend.device_name(device),
                    "threads": args.threads, "hostname": socket.gethostname()},
