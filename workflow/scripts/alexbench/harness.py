@@ -40,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from alexbench.common import atomic_files, hardware, run_contract
+from alexbench.common import atomic_files, gpu_devices, hardware, run_contract
 from alexbench.common.progress import Progress, open_terminal
 
 log = logging.getLogger("alexbench.train")
@@ -350,6 +350,8 @@ def run(args, started_at):
     if args.hardware == "gpu" and not hardware.gpu_visible():
         raise hardware.GPUUnavailableError("nvidia-smi -L and /proc/driver/nvidia list none, "
                                            "or CUDA_VISIBLE_DEVICES hides them")
+    # One device per GPU job (a lock per id), chosen before the framework loads CUDA.
+    args.gpu_id = gpu_devices.claim_gpu(log=log.info).gpu_id if args.hardware == "gpu" else None
     backend = importlib.import_module(f"alexbench.fw_{args.framework}.loop")
     backend.configure_threads(args.threads)
     device = backend.select_device(args.hardware)
@@ -516,7 +518,8 @@ def train(args, backend, device, started_at):
         "subset": settings["subset"],
         "versions": versions,
         "device": {"kind": args.hardware, "name": backend.device_name(device),
-                   "threads": args.threads, "hostname": socket.gethostname()},
+                   "threads": args.threads, "hostname": socket.gethostname(),
+                   "gpu_id": getattr(args, "gpu_id", None)},
         "settings": {"epochs": epochs, "batch_size": batch_size,
                      "optimizer": settings["optimizer"], "lr_schedule": settings["lr_schedule"],
                      "validation": settings["validation"], "train_images": len(train_idx),
