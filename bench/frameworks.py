@@ -5,7 +5,7 @@ For each variant, trains the same fixed number of steps in each framework's venv
 and the experiment's own batch size and optimizer (config.yaml), then prints one table side by
 side: median step time, images/s, CPU utilisation (process CPU time / wall time during the timed
 steps: close to --threads when the framework really uses its threads), the input pipeline's
-overhead (one epoch through harness.prefetch_batches against the same steps on batches prepared
+overhead (one epoch through harness/pipeline.prefetch_batches against the same steps on batches prepared
 beforehand), the step-time ratio to the fastest framework, and how busy the rest of the machine
 was meanwhile (other processes' CPU, in cores: when they leave fewer free cores than --threads,
 the figures are not trustworthy and a warning says so).
@@ -30,7 +30,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from alexbench import harness  # noqa: E402
+from alexbench.common import registry  # noqa: E402
+from alexbench.harness import runtime  # noqa: E402
+from alexbench.harness.settings import resolve_settings  # noqa: E402
 
 log = logging.getLogger("alexbench.bench")
 PROBE = ROOT / "bench" / "step_probe.py"
@@ -51,7 +53,7 @@ def experiment_for(config, variant, optimizer=None):
         if exp["model"] == variant:
             settings = {"epochs": 1, "batch_size": exp["batch_size"],
                         "optimizer": optimizer or exp["optimizer"], "validation": "test"}
-            return exp["dataset"], harness.resolve_settings(settings)
+            return exp["dataset"], resolve_settings(settings)
     raise SystemExit(f"config.yaml: no experiment trains {variant!r}")
 
 
@@ -118,7 +120,7 @@ def format_table(results, threads):
             f"{r['pipeline_overhead_pct']:>+9.1f}%{r['other_cores']:>7.2f}")
     lines.append("step ms: median of the timed steps (synced); CPU util: process CPU s / wall s "
                  f"during them (ideal {threads}); pipeline: one epoch through "
-                 "harness.prefetch_batches vs the same steps on prepared batches; other: cores "
+                 "harness/pipeline.prefetch_batches vs the same steps on prepared batches; other: cores "
                  "the rest of the machine used meanwhile.")
     busy = [r for r in results if oversubscribed(r, threads)]
     if busy:
@@ -131,14 +133,14 @@ def format_table(results, threads):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS),
-                        choices=harness.MODELS)
-    parser.add_argument("--frameworks", nargs="+", default=list(harness.FRAMEWORKS),
-                        choices=harness.FRAMEWORKS)
+                        choices=registry.MODELS)
+    parser.add_argument("--frameworks", nargs="+", default=list(registry.framework_names()),
+                        choices=registry.framework_names())
     parser.add_argument("--batches", type=int, default=20, help="timed steps per pass")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     parser.add_argument("--repeats", type=int, default=1,
                         help="materialised + pipeline passes, alternated")
-    parser.add_argument("--threads", type=int, default=harness.default_threads())
+    parser.add_argument("--threads", type=int, default=runtime.default_threads())
     parser.add_argument("--batch-size", type=int, default=None,
                         help="override every variant's batch size (default: the experiment's, "
                         f"but {DEFAULT_BATCH_SIZE} unless given)")

@@ -1,7 +1,7 @@
 """Probe for bench/frameworks.py: time one framework backend's training steps, in its own venv.
 
 Runs in `.venvs/<framework>-cpu` exactly as the harness sets a run up (set_runtime_env, then
-configure_threads, seed_everything, select_device, Trainer), on deterministic uint8 images
+configure_threads, seed_framework, select_device, Trainer), on deterministic uint8 images
 turned into float32 batches by `common.preprocess.prepare_batch`, so every framework gets
 byte-identical input. Two timed passes over the same `--batches` batches, alternated
 `--repeats` times:
@@ -16,7 +16,6 @@ Prints one JSON line (the last line of stdout). Not for: comparing frameworks (f
         --settings '{"batch_size": 64, ...}' --batches 20 --threads 2
 """
 import argparse
-import importlib
 import json
 import os
 import resource
@@ -27,7 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from alexbench import harness  # noqa: E402  (stdlib only at import: safe before numpy)
+from alexbench.common import registry  # noqa: E402  (stdlib only at import: safe before numpy)
+from alexbench.harness import runtime  # noqa: E402
+from alexbench.harness.pipeline import prefetch_batches  # noqa: E402
+from alexbench.harness.settings import resolve_settings  # noqa: E402
 
 CLASSES = 10
 
@@ -52,10 +54,10 @@ def timed_materialised(trainer, batches):
 
 
 def timed_pipeline(trainer, split, order, batch_size, variant, rng):
-    """(pass wall seconds, pass CPU seconds) for one epoch through harness.prefetch_batches."""
+    """(pass wall seconds, pass CPU seconds) for one epoch through the harness's prefetch_batches."""
     trainer.sync()
     wall0, cpu0 = time.perf_counter(), cpu_seconds()
-    for x, y in harness.prefetch_batches(split, order, batch_size, variant, True, rng):
+    for x, y in prefetch_batches(split, order, batch_size, variant, True, rng):
         trainer.train_batch(x, y)
     trainer.sync()
     return time.perf_counter() - wall0, cpu_seconds() - cpu0
@@ -63,8 +65,8 @@ def timed_pipeline(trainer, split, order, batch_size, variant, rng):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--framework", required=True, choices=harness.FRAMEWORKS)
-    parser.add_argument("--variant", required=True, choices=harness.MODELS)
+    parser.add_argument("--framework", required=True, choices=registry.framework_names())
+    parser.add_argument("--variant", required=True, choices=registry.MODELS)
     parser.add_argument("--raw-shape", required=True, type=int, nargs=3, metavar=("H", "W", "C"),
                         help="shape of one prepared uint8 image of the variant's dataset")
     parser.add_argument("--settings", required=True, help="resolved training settings (JSON)")
@@ -77,14 +79,14 @@ def main(argv=None):
                         "own (to test a configuration)")
     args = parser.parse_args(argv)
 
-    harness.set_runtime_env(args.threads)
+    runtime.set_runtime_env(args.threads)
     for item in args.env:
         key, _, value = item.partition("=")
         os.environ[key] = value
-    settings = harness.resolve_settings(args.settings)
-    backend = importlib.import_module(f"alexbench.fw_{args.framework}.loop")
+    settings = resolve_settings(args.settings)
+    backend = runtime.load_backend(args.framework)
     backend.configure_threads(args.threads)
-    backend.seed_everything(0)
+    runtime.seed_everything(backend, 0)
     device = backend.select_device("cpu")
 
     import numpy as np

@@ -19,7 +19,9 @@ sys.path.insert(0, str(SCRIPTS))
 pytest_plugins = sorted(f"plugins.{p.stem}" for p in (REPO / "tests" / "plugins").glob("*.py")
                         if p.stem != "__init__")
 
-FRAMEWORKS = ("keras", "gluon", "pytorch")
+from alexbench.common import registry  # noqa: E402  (stdlib only)
+
+FRAMEWORKS = registry.framework_names()
 # Training runs started by tests keep their progress lines in their logs, off the terminal
 # that runs pytest (common/progress.py).
 os.environ.setdefault("ALEXBENCH_PROGRESS_TTY", "0")

@@ -10,11 +10,12 @@ momentum and weight decay, Adam and Adadelta give the same losses step by step.
 The probes live in tests/probes/backend_*.py; pytest itself never imports a framework.
 """
 import json
+import types
 
 import pytest
 
 from conftest import FRAMEWORKS, run_json_in_env
-from alexbench.common import hardware
+from alexbench.common import backend, hardware, registry
 
 TRAIN_PROBE = "tests/probes/backend_train.py"
 UPDATE_PROBE = "tests/probes/backend_update_rule.py"
@@ -103,3 +104,36 @@ def test_update_rule_matches_pytorch(update_curves, framework, optimizer):
     np.testing.assert_allclose(curve, reference, rtol=RELATIVE_TOLERANCE[optimizer], atol=0,
                                err_msg=f"{framework} vs pytorch, {optimizer}, losses before and "
                                        f"after each of {STEPS} steps from the same weights")
+
+
+# --- the declared interface (alexbench/common/backend.py) ---------------------------------------
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_each_backend_implements_the_declared_interface(framework):
+    result = run_json_in_env(registry.framework(framework).env_name("cpu"),
+                             ["tests/probes/backend_interface.py", "--framework", framework],
+                             timeout=300)
+    assert result == {"framework": framework, "problems": []}
+
+
+def test_the_interface_check_names_what_a_backend_lacks():
+    class Trainer:
+        parameters = 1
+
+        def __init__(self, variant, num_classes, settings, device):
+            pass
+
+        def train_batch(self, images, labels):  # parameter names differ from the protocol's
+            return 0.0, 0
+
+    module = types.ModuleType("fw_demo.loop")
+    module.FRAMEWORK = "demo"
+    module.Trainer = Trainer
+    module.configure_threads = lambda threads: None
+    problems = backend.interface_problems(module)
+    assert "fw_demo.loop: no function seed_framework" in problems
+    assert "fw_demo.loop.Trainer: no method sync" in problems
+    assert any("Trainer.train_batch('images', 'labels') should take ('x', 'y')" in p for p in problems)
+    assert not any("configure_threads" in p for p in problems)
+    with pytest.raises(backend.BackendInterfaceError, match="no function versions"):
+        backend.check_backend(module)

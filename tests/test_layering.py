@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SCRIPTS
+from conftest import FRAMEWORKS as REGISTERED, SCRIPTS
+
+from alexbench.common import registry
 
 PACKAGE = SCRIPTS / "alexbench"
 FRAMEWORKS = {"tensorflow", "keras", "torch", "mxnet"}
@@ -32,7 +34,7 @@ def top_level(names):
 
 
 TRAINING = files("common") + files("fw_keras") + files("fw_gluon") + files("fw_pytorch") + \
-    [PACKAGE / "harness.py", SCRIPTS / "train.py"]
+    files("harness") + [SCRIPTS / "train.py"]
 
 
 @pytest.mark.parametrize("path", TRAINING, ids=lambda p: str(p.relative_to(SCRIPTS)))
@@ -57,5 +59,20 @@ def test_common_uses_nothing_of_ours_above_it(path):
 
 
 def test_each_framework_package_has_the_same_modules():
-    modules = {fw: sorted(p.name for p in files(f"fw_{fw}")) for fw in ("keras", "gluon", "pytorch")}
-    assert modules["keras"] == modules["gluon"] == modules["pytorch"], modules
+    backends = {registry.framework(fw).backend for fw in REGISTERED}
+    modules = {b: sorted(p.name for p in files(*b.split(".")[1:])) for b in backends}
+    assert len({tuple(m) for m in modules.values()}) == 1, modules
+
+
+def test_the_harness_imports_no_framework_and_stays_stdlib_at_import():
+    """Threads are set before numpy or a framework loads, so importing the harness must not load
+    them: only function bodies may import numpy."""
+    for path in files("harness"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        top = set()
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                top |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                top.add(node.module.split(".")[0])
+        assert not top & (FRAMEWORKS | {"numpy"}), (path.name, top)

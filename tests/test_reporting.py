@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from alexbench.common import run_contract
+from alexbench.common import run_contract, run_table
 from alexbench.reporting import claims, plots, runs, stats
 from conftest import run_in_env
 from plugins.run_fixtures import (CPU_NAME, GPU_NAME, aggregate_args, base_config, experiment,
+                                  fixture_identity, log_for, write_run_table,
                                   run_dir_for, write_failed_log, write_run)
 
 REPORT_SIZE_LIMIT_BYTES = 3 * 1024 * 1024
@@ -144,14 +145,14 @@ def test_allow_missing_lists_failed_and_missing_runs_with_reasons(run_matrix):
     write_failed_log(log_only, "cuDNN error: CUDNN_STATUS_INTERNAL_ERROR")
     # The harness's own refusal: an ERROR record and exit status 3, no traceback.
     no_gpu = run_dir_for(results / "runs", "gluon", "mnist", "alexnet-mnist", "gpu", 7)
-    harness_log = runs.log_path_for(no_gpu)
+    harness_log = log_for(no_gpu)
     harness_log.parent.mkdir(parents=True, exist_ok=True)
     harness_log.write_text("2025-11-25 10:00:00,123 INFO threads: 2\n2025-11-25 10:00:00,456 ERROR "
                            "no GPU visible: nvidia-smi -L and /proc/driver/nvidia list none\n")
     # A log without any error (job killed before it wrote one) leaves the run 'missing'.
     quiet = run_dir_for(results / "runs", "keras", "mnist", "alexnet-mnist", "gpu", 7)
-    runs.log_path_for(quiet).parent.mkdir(parents=True, exist_ok=True)
-    runs.log_path_for(quiet).write_text("2025-11-25 10:00:00,123 INFO threads: 2\n")
+    log_for(quiet).parent.mkdir(parents=True, exist_ok=True)
+    log_for(quiet).write_text("2025-11-25 10:00:00,123 INFO threads: 2\n")
     run_matrix.run_dirs += [never_ran, log_only, no_gpu, quiet]
     run_matrix.config["experiments"]["S0"]["seeds"].append(7)
     run_matrix.config_path.write_text(json.dumps(run_matrix.config))
@@ -190,8 +191,9 @@ def test_a_metrics_file_in_the_wrong_folder_is_rejected(tmp_path):
     run_dir = write_run(runs_root, "keras", seed=0)
     moved = run_dir_for(runs_root, "keras", "mnist", "alexnet-mnist", "cpu", 5)
     run_dir.rename(moved)
+    entry = run_table.TableEntry(fixture_identity(moved), moved, log_for(moved), True)
     with pytest.raises(ValueError, match=r"seed5/metrics.json: field run says .*'seed': 0"):
-        runs.read_run(moved, {})
+        runs.read_run(entry)
 
 
 # --- claims ----------------------------------------------------------------------------------
@@ -243,7 +245,7 @@ def _one_workload(tmp_path, claim, tolerance=None, **run_kwargs):
     failed = run_kwargs.pop("failed_seeds", ())
     dirs = [write_run(runs_root, "keras", hardware="gpu", seed=s,
                       failed="boom" if s in failed else None, **run_kwargs) for s in (0, 1)]
-    collected = runs.collect_runs(dirs, config, allow_missing=True)
+    collected = runs.collect_runs(write_run_table(dirs), allow_missing=True)
     return claims.evaluate_claims(config, collected)
 
 
@@ -354,8 +356,7 @@ def test_report_is_self_contained_and_small(built_report):
     # One table row and one details section per run, linked by anchor.
     assert page.count("<tr data-run=") == 20
     for run_dir in built_report.matrix.run_dirs:
-        run_id = runs.identity_from_path(run_dir)
-        anchor = "run-{framework}-{dataset}-{model}-{hardware}-seed{seed}".format(**run_id)
+        anchor = f"run-{fixture_identity(run_dir).run_id}"
         assert f'id="{anchor}"' in page and f'href="#{anchor}"' in page
 
 
@@ -388,8 +389,7 @@ def test_make_report_refuses_a_stale_performance_table(built_report, tmp_path):
     args = ["workflow/scripts/make_report.py", "--config", matrix.config_path,
             "--performance", results / "performance.csv", "--summary", results / "summary.csv",
             "--plots-dir", results / "plots"]
-    for run_dir in matrix.run_dirs[:-1]:
-        args += ["--run-dir", run_dir]
+    args += ["--runs", write_run_table(matrix.run_dirs[:-1], path=tmp_path / "runs.json")]
     proc = run_in_env("report", args + ["--out", tmp_path / "r.html"], check=False)
     assert proc.returncode == 1 and "only in the table: ['pytorch-cifar10-alexnet-224-gpu-seed0']" in proc.stderr
     assert not (tmp_path / "r.html").exists()

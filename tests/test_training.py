@@ -13,7 +13,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from alexbench import harness
+from alexbench.harness import pipeline, schedule as schedules, settings as harness_settings
 from alexbench.common import hardware, prepared, run_contract
 from conftest import REPO, env_python, run_in_env, run_json_in_env
 
@@ -205,7 +205,7 @@ def test_killed_run_leaves_no_metrics(framework, prepared_data, tmp_path):
 # --- framework-free parts of the harness --------------------------------------------------------
 
 def test_settings_are_resolved_with_one_table_of_optimizer_defaults():
-    resolved = harness.resolve_settings(json.dumps(
+    resolved = harness_settings.resolve_settings(json.dumps(
         {"epochs": 1, "batch_size": 8, "validation": "test",
          "optimizer": {"name": "adadelta", "learning_rate": 1}}))
     assert resolved["optimizer"] == {"name": "adadelta", "learning_rate": 1.0, "rho": 0.95,
@@ -228,12 +228,12 @@ def test_settings_are_resolved_with_one_table_of_optimizer_defaults():
       "learning_rate": 1}, "lr_schedule": {"name": "cosine"}}, "lr_schedule"),
 ])
 def test_bad_settings_fail_by_name(bad, named):
-    with pytest.raises(harness.SettingsError, match=named):
-        harness.resolve_settings(json.dumps(bad))
+    with pytest.raises(harness_settings.SettingsError, match=named):
+        harness_settings.resolve_settings(json.dumps(bad))
 
 
 def test_reduce_on_plateau_follows_keras_semantics():
-    schedule = harness.ReduceOnPlateau(factor=0.1, patience=2)
+    schedule = schedules.ReduceOnPlateau(factor=0.1, patience=2)
     lrs, lr = [], 1.0
     for val_loss in [1.0, 0.9, 0.95, 0.91, 0.92, 0.5, 0.6, 0.6]:
         lr = schedule.step(val_loss, lr)
@@ -268,7 +268,7 @@ def test_bad_validation_spec_is_named(spec):
 def test_input_pipeline_yields_every_example_once_in_the_given_order(prepared_data):
     split = prepared.open_prepared(prepared_data("mnist", 64, 32)).train
     order = np.random.default_rng(0).permutation(50)
-    batches = list(harness.prefetch_batches(split, order, 16, "alexnet-mnist", True,
+    batches = list(pipeline.prefetch_batches(split, order, 16, "alexnet-mnist", True,
                                             np.random.default_rng(1)))
     assert [len(y) for _, y in batches] == [16, 16, 16, 2]     # the remainder is kept
     assert all(x.dtype == np.float32 and x.shape[1:] == (28, 28, 1) for x, _ in batches)
@@ -281,9 +281,9 @@ def test_input_pipeline_yields_every_example_once_in_the_given_order(prepared_da
 def test_input_pipeline_passes_errors_on_and_stops_when_abandoned(prepared_data):
     split = prepared.open_prepared(prepared_data("mnist", 64, 32)).train
     with pytest.raises(ValueError, match="alexnet-2012"):   # 28x28x1 cannot feed a 227x227x3 net
-        list(harness.prefetch_batches(split, np.arange(64), 16, "alexnet-2012", True,
+        list(pipeline.prefetch_batches(split, np.arange(64), 16, "alexnet-2012", True,
                                       np.random.default_rng(0)))
-    batches = harness.prefetch_batches(split, np.arange(64), 1, "alexnet-mnist", False, None)
+    batches = pipeline.prefetch_batches(split, np.arange(64), 1, "alexnet-mnist", False, None)
     next(batches)
     batches.close()  # what a diverged epoch does: the producer thread must end, not block
     import threading

@@ -14,12 +14,13 @@ Not for training: nothing here imports a framework.
 """
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
 
 from alexbench.common import run_contract
+from alexbench.common.run_table import RunIdentity
 
 CPU_NAME = "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz"
 GPU_NAME = "NVIDIA GeForce MX250"
@@ -38,6 +39,38 @@ TRAIN_IMAGES, TEST_IMAGES = 60000, 10000
 
 def run_dir_for(runs_root, framework, dataset, model, hardware, seed) -> Path:
     return Path(runs_root) / framework / dataset / model / hardware / f"seed{seed}"
+
+
+# The fixtures lay run folders out as the workflow does (alexbench.common.run_table), so the
+# tests can name a fixture run by its folder; the report itself only reads the run table.
+EXPERIMENT_OF_DATASET = {"mnist": "S0", "cifar10": "S3", "fashion_mnist": "D"}
+
+
+def fixture_identity(run_dir, experiment=None) -> RunIdentity:
+    framework, dataset, model, hardware, seed_dir = Path(run_dir).parts[-5:]
+    experiment = experiment or EXPERIMENT_OF_DATASET[dataset]
+    return RunIdentity(experiment, experiment, framework, dataset, model, hardware,
+                       int(seed_dir.removeprefix("seed")))
+
+
+def log_for(run_dir) -> Path:
+    """<root>/logs/train/{fw}/{ds}/{model}/{hw}/seed{N}.log for <root>/results/runs/... ."""
+    run_dir = Path(run_dir)
+    return run_dir.parents[6].joinpath("logs", "train", *run_dir.parts[-5:-1], run_dir.name + ".log")
+
+
+def write_run_table(run_dirs, path=None, experiment=None) -> Path:
+    """results/runs.json for these fixture runs (absolute paths), as the workflow writes it."""
+    run_dirs = [Path(d) for d in run_dirs]
+    path = Path(path) if path else run_dirs[0].parents[5] / "runs.json"
+    records = []
+    for run_dir in run_dirs:
+        identity = fixture_identity(run_dir, experiment)
+        records.append({**asdict(identity), "run_id": identity.run_id, "path": str(run_dir),
+                        "log": str(log_for(run_dir)), "awaited": True})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"schema_version": 1, "runs": records}, indent=2))
+    return path
 
 
 def make_metrics(framework="keras", dataset="mnist", model="alexnet-mnist", hardware="cpu", seed=0,
@@ -142,8 +175,7 @@ def write_run(runs_root, framework="keras", dataset="mnist", model="alexnet-mnis
 
 def write_failed_log(run_dir: Path, message: str) -> Path:
     """logs/train/{fw}/{ds}/{model}/{hw}/seed{N}.log beside results/, ending in a traceback."""
-    from alexbench.reporting.runs import log_path_for
-    log = log_path_for(run_dir)
+    log = log_for(run_dir)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("INFO harness: epoch 1/12 loss 0.2100 acc 0.9350 val_acc 0.9800 41.2 s\n"
                    "INFO harness: epoch 2/12 loss 0.0700 acc 0.9790 val_acc 0.9860 40.1 s\n"
@@ -264,10 +296,10 @@ class BuiltReport:
 
 
 def aggregate_args(matrix: RunMatrix, *extra) -> list:
+    """aggregate.py's arguments, after writing the run table of matrix.run_dirs as they are now."""
     results = matrix.root / "results"
-    args = ["workflow/scripts/aggregate.py", "--config", matrix.config_path]
-    for run_dir in matrix.run_dirs:
-        args += ["--run-dir", run_dir]
+    args = ["workflow/scripts/aggregate.py", "--config", matrix.config_path,
+            "--runs", write_run_table(matrix.run_dirs)]
     return args + ["--performance", results / "performance.csv", "--summary", results / "summary.csv",
                    "--markdown", results / "performance.md", "--html-table", results / "performance.html",
                    "--claims", results / "claims.csv", *extra]
@@ -287,14 +319,14 @@ def build_report(root: Path) -> BuiltReport:
             rel = run_dir.relative_to(results / "runs")
             assert plot_run.main(["--run-dir", str(run_dir),
                                   "--out", str(results / "plots" / "runs" / f"{rel}.png")]) == 0
-    run_dir_args = [a for d in matrix.run_dirs for a in ("--run-dir", d)]
+    run_table = results / "runs.json"
     run_in_env("report", ["workflow/scripts/plot_comparisons.py", "--performance", results / "performance.csv",
-                          "--config", matrix.config_path, *run_dir_args,
+                          "--config", matrix.config_path, "--runs", run_table,
                           "--out-dir", results / "plots" / "comparison"])
     report = results / "report.html"
     run_in_env("report", ["workflow/scripts/make_report.py", "--config", matrix.config_path,
                           "--performance", results / "performance.csv", "--summary", results / "summary.csv",
-                          "--plots-dir", results / "plots", *run_dir_args,
+                          "--plots-dir", results / "plots", "--runs", run_table,
                           "--snakemake-version", "9.27.1", "--out", report])
     return BuiltReport(matrix, results, report, proc)
 

@@ -8,12 +8,13 @@ and what select_device("gpu") did.
     python tests/probes/backend_train.py --framework keras --seed 0 --steps 3
 """
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
+
+from alexbench.harness import runtime  # noqa: E402  (stdlib only)
 
 VARIANT = "alexnet-lrn-32"   # the smallest variant with conv, LRN, dropout and fc layers
 CLASSES = 10
@@ -30,15 +31,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from alexbench.common import layer_specs
-    backend = importlib.import_module(f"alexbench.fw_{args.framework}.loop")
-    backend.configure_threads(1)
+    backend = runtime.start_backend(args.framework, 1)
     gpu = {"raised": None, "message": None}
     try:
         backend.select_device("gpu")
     except Exception as err:   # the test checks it is exactly GPUUnavailableError
         gpu = {"raised": type(err).__name__, "message": str(err)}
     device = backend.select_device("cpu")
-    backend.seed_everything(args.seed)
+    runtime.seed_everything(backend, args.seed)
 
     import numpy as np
     rng = np.random.default_rng(1234)          # the batch is the same for every seed

@@ -13,12 +13,13 @@ PyTorch and Gluon hold conv weights as (out, in/groups, kh, kw), dense as (out, 
 (C, H, W): the conversion below is the whole difference.
 """
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
+
+from alexbench.harness import runtime  # noqa: E402  (stdlib only)
 
 VARIANT = "alexnet-lrn-32"
 CLASSES = 10
@@ -114,10 +115,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import numpy as np
-    backend = importlib.import_module(f"alexbench.fw_{args.framework}.loop")
-    backend.configure_threads(1)
+    backend = runtime.start_backend(args.framework, 1)
     device = backend.select_device("cpu")
-    backend.seed_everything(0)
+    runtime.seed_everything(backend, 0)
     batch = np.load(args.batch)
     x, y = batch["x"], batch["y"]
 

@@ -11,17 +11,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
 
-from alexbench import harness  # noqa: E402  (stdlib only)
+from alexbench.harness import runtime  # noqa: E402  (stdlib only)
+from alexbench.harness.settings import resolve_settings  # noqa: E402
 
 
 def main():
-    harness.set_runtime_env(1)
+    loop = runtime.start_backend("keras", 1)
+    runtime.seed_everything(loop, 0)
     import numpy as np
-    from alexbench.fw_keras import loop
+    from alexbench.fw_keras import snapshots
     from alexbench.fw_keras.models import SeededDraw
 
-    loop.configure_threads(1)
-    loop.seed_everything(0)
     shape = (300, 7, 11)
     uniform = SeededDraw("uniform", 0.25, seed=7)
     full = uniform.draw(shape)
@@ -38,8 +38,8 @@ def main():
         "normal": {"mean": float(normal.mean()), "std": float(normal.std())},
     }
 
-    loop.SNAPSHOT_BY_RECIPE_BYTES = 4096  # every kernel of alexnet-mnist but conv1 is larger
-    settings = harness.resolve_settings({"epochs": 1, "batch_size": 8, "validation": "test",
+    snapshots.SNAPSHOT_BY_RECIPE_BYTES = 4096  # every kernel of alexnet-mnist but conv1 is larger
+    settings = resolve_settings({"epochs": 1, "batch_size": 8, "validation": "test",
                                          "optimizer": {"name": "sgd", "learning_rate": 0.1}})
     trainer = loop.Trainer("alexnet-mnist", 10, settings, loop.select_device("cpu"))
     before = [v.numpy().copy() for v in trainer.model.variables]

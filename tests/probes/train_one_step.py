@@ -11,27 +11,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "scripts"))
 
-from alexbench import harness  # noqa: E402  (stdlib only)
+from alexbench.common import registry  # noqa: E402  (stdlib only)
+from alexbench.harness import metrics_doc, runtime  # noqa: E402  (stdlib only)
+from alexbench.harness.settings import resolve_settings  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--framework", required=True, choices=harness.FRAMEWORKS)
+    parser.add_argument("--framework", required=True, choices=registry.framework_names())
     parser.add_argument("--data-dir", required=True, type=Path)
     parser.add_argument("--model", default="alexnet-lrn-32")
     parser.add_argument("--settings", required=True)
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
-    harness.set_runtime_env(1)
+    backend = runtime.start_backend(args.framework, 1)
+    runtime.seed_everything(backend, 0)
 
-    import importlib
     import numpy as np
     from alexbench.common import hardware, prepared
     from alexbench.common.preprocess import prepare_batch
 
-    backend = importlib.import_module(f"alexbench.fw_{args.framework}.loop")
-    backend.configure_threads(1)
-    backend.seed_everything(0)
     try:
         backend.select_device("gpu")
         gpu = "selected"
@@ -41,7 +40,7 @@ def main():
     data = prepared.open_prepared(args.data_dir)
     x = prepare_batch(data.train.images[:args.batch], args.model, False, None)
     y = np.asarray(data.train.labels[:args.batch], dtype=np.int64)
-    trainer = backend.Trainer(args.model, data.num_classes, harness.resolve_settings(args.settings),
+    trainer = backend.Trainer(args.model, data.num_classes, resolve_settings(args.settings),
                               device)
 
     loss_before, top1, top5 = trainer.evaluate_batch(x, y)
@@ -63,7 +62,8 @@ def main():
         "top1": int(top1), "top5": int(top5), "batch": len(y),
         "lr": lr, "lr_after_set": trainer.get_learning_rate(),
         "peak_gpu_mb": trainer.peak_gpu_mb(), "gpu": gpu,
-        "device_name": backend.device_name(device), "versions": backend.versions()}))
+        "device": metrics_doc.device(backend, device, "cpu", 1),
+        "versions": metrics_doc.versions(backend, "cpu", np.__version__)}))
 
 
 if __name__ == "__main__":

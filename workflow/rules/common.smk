@@ -11,6 +11,7 @@ from snakemake.utils import validate
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
+from alexbench.common import registry, run_table
 from alexbench.common.hardware import gpu_visible
 from alexbench.workflow_config import (
     ConfigError,
@@ -38,12 +39,12 @@ RUN_BY_KEY = {
 
 
 wildcard_constraints:
-    framework="keras|gluon|pytorch",
-    hardware="cpu|gpu",
+    framework=registry.alternation(registry.framework_names()),
+    hardware=registry.alternation(registry.HARDWARE),
     seed=r"\d+",
-    model="alexnet-[a-z0-9-]+",
-    dataset="|".join(sorted(config["datasets"], key=len, reverse=True)),
-    env="(keras|gluon|pytorch)-(cpu|gpu)|report",
+    model=registry.alternation(registry.MODELS),
+    dataset=registry.alternation(config["datasets"]),
+    env=registry.alternation(registry.job_envs()),
     file=r"[^/]+",
 
 
@@ -63,7 +64,7 @@ def get_venv_python():
 
 
 def get_train_env(wildcards):
-    return f"{wildcards.framework}-{wildcards.hardware}"
+    return registry.framework(wildcards.framework).env_name(wildcards.hardware)
 
 
 def get_train_conda_file(wildcards):
@@ -159,9 +160,11 @@ def get_run(wildcards):
 def get_training_code(wildcards):
     """The code a run depends on, so that editing it reruns the run (Snakemake tracks only inputs)."""
     package = SCRIPTS / "alexbench"
-    files = [SCRIPTS / "train.py", package / "harness.py"]
+    files = [SCRIPTS / "train.py"]
+    files += sorted((package / "harness").glob("*.py"))
     files += sorted((package / "common").glob("*.py"))
-    files += sorted((package / f"fw_{wildcards.framework}").glob("*.py"))
+    backend = registry.framework(wildcards.framework).package_path
+    files += sorted((SCRIPTS / backend).glob("*.py"))
     return [os.path.relpath(f, workflow.basedir) for f in files]
 
 
@@ -220,10 +223,6 @@ def get_run_dir_of_input(wildcards, input):
     return os.path.dirname(input.metrics)
 
 
-def get_run_dirs():
-    return [run.path for run in RUNS]
-
-
 def get_reported_runs():
     """Runs the report waits for: all, or with report_allow_missing (after --keep-going) only
     those that finished; the others are listed as failed or missing."""
@@ -251,8 +250,11 @@ def get_run_plots():
     ]
 
 
-def get_run_dir_args():
-    return " ".join(f"--run-dir {path}" for path in get_run_dirs())
+def get_run_table():
+    """results/runs.json's document: every run of the config, and whether the report waits for
+    it. As a params value it is a rerun trigger: a changed matrix rewrites the table."""
+    awaited = {run.run_id for run in get_reported_runs()}
+    return json.dumps(run_table.document(RUNS, awaited), sort_keys=True)
 
 
 def get_final_outputs():

@@ -17,9 +17,23 @@ rule dump_config:
         )
 
 
+rule run_table:
+    output:
+        "results/runs.json",
+    log:
+        "logs/report/run_table.log",
+    params:
+        table=get_run_table(),
+    run:
+        Path(output[0]).write_text(
+            json.dumps(json.loads(params.table), indent=2) + "\n"
+        )
+
+
 rule aggregate:
     input:
         config="results/config.json",
+        runs="results/runs.json",
         metrics=get_report_metrics,
         env=get_env_inputs("report"),
     output:
@@ -37,10 +51,9 @@ rule aggregate:
         "../../envs/report.yaml"
     params:
         python=get_python("report"),
-        run_dirs=get_run_dir_args(),
         allow_missing=get_allow_missing_flag(),
     shell:
-        "{params.python} workflow/scripts/aggregate.py --config {input.config} {params.run_dirs}"
+        "{params.python} workflow/scripts/aggregate.py --config {input.config} --runs {input.runs}"
         " --performance {output.performance} --summary {output.summary} --markdown {output.markdown}"
         " --html-table {output.html} {params.allow_missing} > {log} 2>&1"
 
@@ -72,6 +85,7 @@ rule plot_comparisons:
     input:
         performance="results/performance.csv",
         config="results/config.json",
+        runs="results/runs.json",
         histories=get_all_histories(),
         env=get_env_inputs("report"),
     output:
@@ -87,15 +101,15 @@ rule plot_comparisons:
         "../../envs/report.yaml"
     params:
         python=get_python("report"),
-        run_dirs=get_run_dir_args(),
     shell:
         "{params.python} workflow/scripts/plot_comparisons.py --performance {input.performance}"
-        " --config {input.config} {params.run_dirs} --out-dir {output} > {log} 2>&1"
+        " --config {input.config} --runs {input.runs} --out-dir {output} > {log} 2>&1"
 
 
 rule report:
     input:
         config="results/config.json",
+        runs="results/runs.json",
         performance="results/performance.csv",
         summary="results/summary.csv",
         comparisons="results/plots/comparison",
@@ -109,9 +123,8 @@ rule report:
         "../../envs/report.yaml"
     params:
         python=get_python("report"),
-        run_dirs=get_run_dir_args(),
         snakemake_version=snakemake.__version__,
     shell:
-        "{params.python} workflow/scripts/make_report.py --config {input.config}"
+        "{params.python} workflow/scripts/make_report.py --config {input.config} --runs {input.runs}"
         " --performance {input.performance} --summary {input.summary} --plots-dir results/plots"
-        " {params.run_dirs} --snakemake-version {params.snakemake_version} --out {output} > {log} 2>&1"
+        " --snakemake-version {params.snakemake_version} --out {output} > {log} 2>&1"

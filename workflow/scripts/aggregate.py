@@ -2,12 +2,12 @@
 performance.html (and optionally the claim verdicts as CSV).
 
     aggregate.py --config results/config.json \
-        --run-dir results/runs/keras/mnist/alexnet-mnist/cpu/seed0 [--run-dir ...] \
+        --runs results/runs.json \
         --performance results/performance.csv --summary results/summary.csv \
         --markdown results/performance.md --html-table results/performance.html \
         [--claims results/claims.csv] [--allow-missing]
 
---run-dir lists every EXPECTED run. Without --allow-missing a run without metrics.json is an
+--runs is the workflow's table of EXPECTED runs. Without --allow-missing a run without metrics.json is an
 error naming it; with it (after `snakemake --keep-going`) such runs become rows with status
 'failed' or 'missing'. A metrics.json that breaks the schema always stops aggregation.
 Runs in the report env; reads runs only through alexbench.common.run_contract.
@@ -32,8 +32,8 @@ log = logging.getLogger("aggregate")
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True, type=Path, help="results/config.json (config as run)")
-    parser.add_argument("--run-dir", required=True, action="append", type=Path, dest="run_dirs",
-                        help="an expected run folder; repeat for every run")
+    parser.add_argument("--runs", required=True, type=Path,
+                        help="results/runs.json, the workflow's table of expected runs")
     parser.add_argument("--performance", required=True, type=Path, help="per-run CSV to write")
     parser.add_argument("--summary", required=True, type=Path, help="per-workload statistics CSV to write")
     parser.add_argument("--markdown", required=True, type=Path, help="README-style Markdown table to write")
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         config = load_config(args.config)
-        collected = runs.collect_runs(args.run_dirs, config, allow_missing=args.allow_missing)
+        collected = runs.collect_runs(args.runs, allow_missing=args.allow_missing)
         verdicts = claims.evaluate_claims(config, collected)
     except (ValueError, runs.MissingRunError, OSError) as e:
         log.error("%s", e)

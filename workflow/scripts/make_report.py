@@ -1,13 +1,13 @@
 """Build the self-contained HTML report (results/report.html).
 
-    make_report.py --config results/config.json --performance results/performance.csv \
-        --summary results/summary.csv --plots-dir results/plots \
-        --run-dir results/runs/... [--run-dir ...] --snakemake-version 9.27.1 \
-        --out results/report.html
+    make_report.py --config results/config.json --runs results/runs.json \
+        --performance results/performance.csv --summary results/summary.csv \
+        --plots-dir results/plots --snakemake-version 9.27.1 --out results/report.html
 
 Images (from --plots-dir: runs/<framework>/<dataset>/<model>/<hardware>/seed<N>.png and
 comparison/<name>.png), CSS, JS and data are inlined: the page opens offline and makes no
-request. --run-dir must list the same runs as performance.csv (a stale table is an error).
+request. The run table (--runs) must list the same runs as performance.csv (a stale table is
+an error).
 Runs in the report env.
 """
 import argparse
@@ -32,8 +32,8 @@ def parse_args(argv=None):
     parser.add_argument("--performance", required=True, type=Path, help="results/performance.csv")
     parser.add_argument("--summary", required=True, type=Path, help="results/summary.csv")
     parser.add_argument("--plots-dir", required=True, type=Path, help="results/plots")
-    parser.add_argument("--run-dir", required=True, action="append", type=Path, dest="run_dirs",
-                        help="an expected run folder; repeat for every run")
+    parser.add_argument("--runs", required=True, type=Path,
+                        help="results/runs.json, the workflow's table of expected runs")
     parser.add_argument("--snakemake-version", default="unknown", help="version of the Snakemake that ran")
     parser.add_argument("--out", required=True, type=Path, help="results/report.html")
     return parser.parse_args(argv)
@@ -46,17 +46,15 @@ def main(argv=None) -> int:
         config = json.loads(args.config.read_text(encoding="utf-8"))
         perf = tables.read_performance(args.performance)
         summary = pd.read_csv(args.summary, dtype={"device": str, "seeds": str})
-        collected = runs.collect_runs(args.run_dirs, config, allow_missing=True)
+        collected = runs.collect_runs(args.runs, allow_missing=True)
         listed, expected = set(perf["run_id"]), {r.run_id for r in collected}
         if listed != expected:
-            raise ValueError(f"{args.performance} does not list the runs given with --run-dir "
+            raise ValueError(f"{args.performance} does not list the runs of the run table "
                              f"(only in the table: {sorted(listed - expected)}; "
-                             f"only in --run-dir: {sorted(expected - listed)}); rerun aggregate.py")
+                             f"only in {args.runs}: {sorted(expected - listed)}); rerun aggregate.py")
         verdicts = claims.evaluate_claims(config, collected)
         packages = provenance.package_versions(collected)
-        names = [n for n in ("python", "numpy", "tensorflow", "keras", "mxnet", "torch", "torchvision",
-                             "nvidia-cudnn-cu12", "pillow")
-                 if any(n in p for p in packages.values())]
+        names = [n for n in provenance.reported_packages() if any(n in p for p in packages.values())]
         prov = {"date": provenance.now_utc(), "commit": provenance.git_commit(),
                 "snakemake_version": args.snakemake_version, "packages": packages,
                 "package_names": names, "checksums": provenance.dataset_checksums(config, {r.dataset for r in collected})}

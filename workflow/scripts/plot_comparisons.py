@@ -1,7 +1,7 @@
 """Cross-framework comparison plots from the aggregated table and the runs' histories.
 
     plot_comparisons.py --performance results/performance.csv --config results/config.json \
-        --run-dir results/runs/... [--run-dir ...] --out-dir results/plots/comparison
+        --runs results/runs.json --out-dir results/plots/comparison
 
 Writes, in --out-dir, a PNG and an SVG of each (names fixed, see
 alexbench.reporting.plots.COMPARISON_PLOTS): train_time, throughput, test_accuracy,
@@ -26,14 +26,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--performance", required=True, type=Path, help="results/performance.csv")
     parser.add_argument("--config", required=True, type=Path, help="results/config.json")
-    parser.add_argument("--run-dir", action="append", type=Path, dest="run_dirs", default=[],
-                        help="an expected run folder (for learning curves); repeat for every run")
+    parser.add_argument("--runs", required=True, type=Path,
+                        help="results/runs.json, the workflow's table of runs (for learning curves)")
     parser.add_argument("--out-dir", required=True, type=Path, help="results/plots/comparison")
     args = parser.parse_args(argv)
     try:
         config = json.loads(args.config.read_text(encoding="utf-8"))
         perf = tables.read_performance(args.performance)
-        collected = runs.collect_runs(args.run_dirs, config, allow_missing=True)
+        collected = runs.collect_runs(args.runs, allow_missing=True)
     except (ValueError, OSError) as e:
         log.error("%s", e)
         return 1

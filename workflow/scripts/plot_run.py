@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from alexbench.common import run_contract  # noqa: E402
-from alexbench.reporting import plots, runs  # noqa: E402
+from alexbench.reporting import plots  # noqa: E402
 
 log = logging.getLogger("plot_run")
 
@@ -26,8 +26,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="PNG to write")
     args = parser.parse_args(argv)
     try:
-        identity = runs.identity_from_path(args.run_dir)
         metrics = run_contract.read_metrics(args.run_dir / run_contract.METRICS_FILE)
+        identity = metrics["run"]  # a finished run says who it is
         history = run_contract.read_history(args.run_dir / run_contract.HISTORY_FILE)
     except (ValueError, OSError) as e:
         log.error("%s", e)

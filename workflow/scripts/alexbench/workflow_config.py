@@ -6,11 +6,13 @@ and PyYAML) and by tests. Not for job code: jobs receive their settings as argum
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
 import yaml
+
+from alexbench.common import registry
+from alexbench.common.run_table import RunIdentity
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 SMOKE_IMAGES = 256
@@ -18,22 +20,6 @@ SMOKE_IMAGES = 256
 
 class ConfigError(ValueError):
     """A config problem, worded for the user: it names the key."""
-
-
-@dataclass(frozen=True)
-class Run:
-    experiment: str
-    source: str
-    framework: str
-    dataset: str
-    model: str
-    hardware: str
-    seed: int
-
-    @property
-    def path(self) -> str:
-        return (f"results/runs/{self.framework}/{self.dataset}/{self.model}/"
-                f"{self.hardware}/seed{self.seed}")
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:
@@ -57,7 +43,7 @@ def _message(error: jsonschema.ValidationError) -> str:
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+    return registry.fill_enums(yaml.safe_load(Path(path).read_text()))
 
 
 def _fill_defaults(instance: dict, schema: dict) -> None:
@@ -146,7 +132,7 @@ def selected_experiments(config: dict) -> dict:
     return {name: exp for name, exp in config["experiments"].items() if not only or name in only}
 
 
-def expand_runs(config: dict, gpu_visible: bool) -> list[Run]:
+def expand_runs(config: dict, gpu_visible: bool) -> list[RunIdentity]:
     """Every run of the (validated) config, in config order."""
     runs = []
     for name, experiment in selected_experiments(config).items():
@@ -154,7 +140,7 @@ def expand_runs(config: dict, gpu_visible: bool) -> list[Run]:
         for framework in experiment["frameworks"]:
             for hw in hardware:
                 for seed in config["seeds"] or experiment["seeds"]:
-                    runs.append(Run(name, experiment["source"], framework, experiment["dataset"],
+                    runs.append(RunIdentity(name, experiment["source"], framework, experiment["dataset"],
                                     experiment["model"], hw, seed))
     return runs
 

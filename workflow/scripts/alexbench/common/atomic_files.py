@@ -32,3 +32,22 @@ def _umask() -> int:
 
 def write_text(path, text: str) -> Path:
     return write_atomically(path, lambda f: f.write(text))
+
+
+def write_via_path(path, save, suffix: str = "") -> Path:
+    """For libraries that only write to a file name (Keras's save_weights, Gluon's
+    save_parameters): call save(temporary path) next to `path`, then move it into place.
+    `suffix` ends the temporary name where the library checks the extension."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(fd)
+    try:
+        save(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

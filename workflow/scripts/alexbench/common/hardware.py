@@ -68,6 +68,14 @@ def nvidia_driver_version():
     return out.strip().splitlines()[0].strip()
 
 
+def nvidia_gpu_name(index: int):
+    """The name of GPU `index` from nvidia-smi (for frameworks without an API for it), or None."""
+    out = _nvidia_smi(f"--id={index}", "--query-gpu=name", "--format=csv,noheader")
+    if not out or not out.strip():
+        return None
+    return out.strip().splitlines()[0].strip()
+
+
 def cpu_model_name(cpuinfo=CPUINFO):
     """The CPU's model name from /proc/cpuinfo ('model name'), else what platform knows."""
     try:

@@ -323,6 +323,15 @@ def count_parameters(variant: str, num_classes: int) -> int:
     return sum(r.parameters for r in resolve(variant, num_classes))
 
 
+def count_shapes(shapes) -> int:
+    """Elements in tensors of these shapes: how every backend counts its model's parameters
+    (from the framework's own list of trainable tensors), to hold it to count_parameters."""
+    total = 0
+    for shape in shapes:
+        total += math.prod(int(d) for d in shape)
+    return total
+
+
 def input_shape(variant: str) -> tuple:
     """(H, W, C) of one preprocessed input image."""
     return tuple(get_variant(variant).input_shape)

@@ -4,7 +4,8 @@ Used by the training harness (every framework env, including gluon's old numpy) 
 report (which reads runs only through here). Standard library only, on purpose: the schemas in
 workflow/schemas/ are the definition, and this module checks documents against them with a
 small validator of the JSON Schema subset those schemas use (type, required, properties,
-additionalProperties, enum, const, minimum, maximum, items). `format` is annotation only, as in
+additionalProperties, enum, const, minimum, maximum, exclusiveMinimum, exclusiveMaximum, items,
+oneOf), and fills in their `default`s (with_defaults). `format` is annotation only, as in
 JSON Schema's default. Not for anything else: it knows nothing of frameworks or training.
 
 metrics.json is the "run completed" marker, so it is written last and atomically (temporary
@@ -16,7 +17,7 @@ import json
 import math
 from pathlib import Path
 
-from alexbench.common import atomic_files
+from alexbench.common import atomic_files, registry
 
 # workflow/scripts/alexbench/common/run_contract.py -> workflow/schemas
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas"
@@ -34,8 +35,9 @@ class ContractError(ValueError):
 
 
 def load_schema(path):
+    """A schema of workflow/schemas/, with the registry's lists filled in (registry.fill_enums)."""
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        return registry.fill_enums(json.load(f))
 
 
 def history_columns():
@@ -83,6 +85,12 @@ def validation_errors(value, schema, path="$"):
             errors.append(f"{path}: {value!r} is less than the minimum {schema['minimum']!r}")
         if "maximum" in schema and value > schema["maximum"]:
             errors.append(f"{path}: {value!r} is greater than the maximum {schema['maximum']!r}")
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            errors.append(f"{path}: {value!r} must be greater than {schema['exclusiveMinimum']!r}")
+        if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
+            errors.append(f"{path}: {value!r} must be less than {schema['exclusiveMaximum']!r}")
+    if "oneOf" in schema:
+        errors += _one_of_errors(value, schema["oneOf"], path)
     if isinstance(value, dict):
         for key in schema.get("required", []):
             if key not in value:
@@ -100,6 +108,36 @@ def validation_errors(value, schema, path="$"):
         for i, item in enumerate(value):
             errors += validation_errors(item, schema["items"], f"{path}[{i}]")
     return errors
+
+
+def _one_of_errors(value, branches, path):
+    """oneOf: exactly one branch must hold. When none does, the problems of the closest branch
+    (fewest errors: e.g. the optimizer whose `name` matched) say what to fix."""
+    results = [validation_errors(value, branch, path) for branch in branches]
+    valid = sum(not r for r in results)
+    if valid == 1:
+        return []
+    if valid > 1:
+        return [f"{path}: {value!r} matches more than one of the allowed forms"]
+    return min(results, key=len)
+
+
+def with_defaults(value, schema):
+    """A copy of a valid document with every missing property that has a schema `default`
+    filled in (also inside the oneOf branch the value matches)."""
+    if "oneOf" in schema:
+        for branch in schema["oneOf"]:
+            if not validation_errors(value, branch):
+                return with_defaults(value, branch)
+    if not isinstance(value, dict):
+        return value
+    filled = dict(value)
+    for key, sub in schema.get("properties", {}).items():
+        if key in filled:
+            filled[key] = with_defaults(filled[key], sub)
+        elif "default" in sub:
+            filled[key] = json.loads(json.dumps(sub["default"]))
+    return filled
 
 
 def _json_equal(a, b):

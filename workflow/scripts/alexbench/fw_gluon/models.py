@@ -44,7 +44,8 @@ def build_model(variant: str, num_classes: int, device=None) -> gluon.HybridBloc
 
 def count_parameters(model) -> int:
     """Number of trainable parameters (weights + biases) held by the model's layers."""
-    return sum(_numel(p.shape) for p in model.collect_params().values() if p.grad_req != "null")
+    return layer_specs.count_shapes(p.shape for p in model.collect_params().values()
+                                    if p.grad_req != "null")
 
 
 def _make_layers(r):
@@ -81,13 +82,6 @@ def _initialisers(init) -> dict:
     else:
         raise ValueError(f"unknown weight distribution {init.weight_dist!r}")
     return {"weight_initializer": weights, "bias_initializer": mx.init.Constant(init.bias)}
-
-
-def _numel(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n
 
 
 class ZeroPad2D(gluon.HybridBlock):

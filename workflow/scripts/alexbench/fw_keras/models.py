@@ -79,7 +79,7 @@ def aligned_empty(shape, dtype=np.float32) -> np.ndarray:
 
 def count_parameters(model) -> int:
     """Number of trainable parameters (weights + biases) held by the model's layers."""
-    return sum(_numel(v.shape) for v in model.trainable_weights)
+    return layer_specs.count_shapes(v.shape for v in model.trainable_weights)
 
 
 def _make_layers(r):
@@ -169,10 +169,3 @@ def _initialisers(init) -> dict:
     """The spec's weight distribution (SeededDraw) and constant bias as Keras initialisers."""
     return {"kernel_initializer": SeededDraw(init.weight_dist, init.weight_scale),
             "bias_initializer": keras.initializers.Constant(init.bias)}
-
-
-def _numel(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n

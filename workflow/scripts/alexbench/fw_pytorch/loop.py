@@ -6,34 +6,29 @@ one optimiser step or one evaluation pass, and answers the harness's questions (
 name, peak GPU memory). The public names and their order match fw_keras/loop.py and
 fw_gluon/loop.py.
 
-Optimisers are PyTorch's own, with every hyperparameter taken from the resolved settings
-(harness.OPTIMIZER_DEFAULTS; docs/design.md): torch's defaults for Adam's and Adadelta's eps
-(1e-8, 1e-6) differ from Keras's 1e-7, so eps is always passed explicitly. weight_decay is
-torch's coupled L2 (added to the gradient).
+Optimisers: PyTorch's own (optimizers.py). Undoing the warm-up step: snapshots.py.
 
-Determinism: seed_everything turns on torch.use_deterministic_algorithms. On CPU this costs
+Determinism: seed_framework turns on torch.use_deterministic_algorithms. On CPU this costs
 next to nothing for these networks (oneDNN convolutions are deterministic already). On GPU it
-also sets cudnn.deterministic, turns cudnn.benchmark off (no autotuned, possibly faster,
-convolution algorithms; typically a 5-30% slower step) and sets CUBLAS_WORKSPACE_CONFIG. It is
-warn_only: the one op of ours without a deterministic CUDA kernel (avg_pool3d's backward inside
-F.local_response_norm) warns instead of stopping the run.
+also sets cudnn.deterministic and turns cudnn.benchmark off (no autotuned, possibly faster,
+convolution algorithms; typically a 5-30% slower step); the harness sets
+CUBLAS_WORKSPACE_CONFIG before import. It is warn_only: the one op of ours without a
+deterministic CUDA kernel (avg_pool3d's backward inside F.local_response_norm) warns instead of
+stopping the run.
 
-Not for: the epoch loop, timing, input preparation or the run contract (harness.py), nor model
-definitions (models.py).
+Not for: the epoch loop, timing, input preparation or the run contract (alexbench/harness/), nor
+model definitions (models.py). The interface: alexbench/common/backend.py.
 """
-import copy
 import logging
-import os
-import random
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from alexbench.common import hardware
+from alexbench.common import atomic_files, hardware
+from alexbench.fw_pytorch import snapshots
 from alexbench.fw_pytorch.models import build_model, count_parameters
+from alexbench.fw_pytorch.optimizers import make_optimizer
 
 FRAMEWORK = "pytorch"
 log = logging.getLogger(__name__)
@@ -55,12 +50,8 @@ def configure_threads(threads: int) -> None:
                     torch.get_num_interop_threads())
 
 
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (CPU and CUDA); deterministic algorithms on."""
-    # Must be in the environment before cuBLAS creates its first handle.
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    random.seed(seed)
-    np.random.seed(seed)
+def seed_framework(seed: int) -> None:
+    """Seed torch (CPU and CUDA); deterministic algorithms on."""
     torch.manual_seed(seed)  # also seeds every CUDA device
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.deterministic = True
@@ -81,9 +72,8 @@ def select_device(hardware_kind: str):
 
 
 def device_name(device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return hardware.cpu_model_name()
+    """The GPU's name as CUDA reports it."""
+    return torch.cuda.get_device_name(device)
 
 
 def versions() -> dict:
@@ -91,25 +81,14 @@ def versions() -> dict:
     return {"framework": torch.__version__,
             "framework_detail": {"torch": torch.__version__},
             "cuda": torch.version.cuda,
-            "cudnn": str(cudnn) if cudnn is not None else None,
-            "driver": hardware.nvidia_driver_version()}
+            "cudnn": str(cudnn) if cudnn is not None else None}
 
-
-def make_optimizer(parameters, optimizer: dict):
-    """torch.optim optimiser from resolved settings (every hyperparameter explicit)."""
-    name, lr = optimizer["name"], optimizer["learning_rate"]
-    if name == "sgd":
-        return torch.optim.SGD(parameters, lr=lr, momentum=optimizer["momentum"],
-                               weight_decay=optimizer["weight_decay"],
-                               nesterov=bool(optimizer["nesterov"]))
-    if name == "adam":
-        return torch.optim.Adam(parameters, lr=lr, betas=(optimizer["beta_1"], optimizer["beta_2"]),
-                                eps=optimizer["epsilon"], weight_decay=optimizer["weight_decay"])
-    if name == "adadelta":
-        return torch.optim.Adadelta(parameters, lr=lr, rho=optimizer["rho"],
-                                    eps=optimizer["epsilon"],
-                                    weight_decay=optimizer["weight_decay"])
-    raise ValueError(f"optimizer.name {name!r} is not sgd, adam or adadelta")
+def check_environment() -> tuple:
+    """(version, output shape) of a tiny conv net's forward pass: proves a fresh env works."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(), torch.nn.Linear(72, 3))
+    with torch.no_grad():
+        out = model(torch.zeros(2, 1, 8, 8))
+    return torch.__version__, tuple(out.shape)
 
 
 class Trainer:
@@ -166,19 +145,10 @@ class Trainer:
 
     def snapshot(self):
         """Weights, optimiser state and RNG state, so a warm-up step can be undone entirely."""
-        state = {"model": copy.deepcopy(self.model.state_dict()),
-                 "optimizer": copy.deepcopy(self.optimizer.state_dict()),
-                 "cpu_rng": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
-        return state
+        return snapshots.take(self.model, self.optimizer, self.device)
 
     def restore(self, state) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["cpu_rng"])
-        if "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        snapshots.put_back(self.model, self.optimizer, self.device, state)
 
     def sync(self) -> None:
         if self.device.type == "cuda":
@@ -191,13 +161,6 @@ class Trainer:
 
     def save_weights(self, path_stem: str) -> str:
         """The model's state_dict as `<path_stem>.pt` (written atomically); returns its name."""
-        path = Path(f"{path_stem}.pt")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        os.close(fd)
-        try:
-            torch.save(self.model.state_dict(), tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        path = atomic_files.write_atomically(f"{path_stem}.pt",
+                                             lambda f: torch.save(self.model.state_dict(), f), "wb")
         return path.name

@@ -40,7 +40,7 @@ def build_model(variant: str, num_classes: int, device=None) -> nn.Module:
 
 def count_parameters(model) -> int:
     """Number of trainable parameters (weights + biases) held by the model's layers."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return layer_specs.count_shapes(p.shape for p in model.parameters() if p.requires_grad)
 
 
 def _make_layers(r):

@@ -19,15 +19,16 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from alexbench.common import registry  # noqa: E402
 from alexbench.common.atomic_files import write_atomically  # noqa: E402
 from alexbench.reporting.stats import mean_ci  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-FRAMEWORKS = ["keras", "gluon", "pytorch"]
-# Okabe-Ito colour-blind-safe colours, one per framework, the same in every figure.
-FRAMEWORK_COLOURS = {"keras": "#D55E00", "gluon": "#0072B2", "pytorch": "#009E73"}
-FRAMEWORK_LABELS = {"keras": "Keras", "gluon": "MXNet Gluon", "pytorch": "PyTorch"}
+FRAMEWORKS = list(registry.framework_names())
+# One colour per framework (the registry's), the same in every figure.
+FRAMEWORK_COLOURS = {name: f.colour for name, f in registry.FRAMEWORKS.items()}
+FRAMEWORK_LABELS = {name: f.label for name, f in registry.FRAMEWORKS.items()}
 HARDWARE_MARKERS = {"cpu": "o", "gpu": "^"}
 DPI = 80
 

@@ -8,6 +8,8 @@ import logging
 import subprocess
 from pathlib import Path
 
+from alexbench.common import registry
+
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[4]
@@ -37,13 +39,21 @@ def dataset_checksums(config: dict, used=None) -> list[dict]:
     return rows
 
 
-def package_versions(runs, packages=("python", "numpy", "tensorflow", "keras", "mxnet", "torch",
-                                     "torchvision", "nvidia-cudnn-cu12", "pillow")) -> dict:
+def reported_packages() -> tuple:
+    """The packages whose versions the report shows: Python, numpy, every registered framework's
+    own packages, and the GPU and image libraries that change results."""
+    framework_packages = [p for f in registry.FRAMEWORKS.values() for p in f.packages]
+    return tuple(dict.fromkeys(["python", "numpy", *framework_packages, "torchvision",
+                                "nvidia-cudnn-cu12", "pillow"]))
+
+
+def package_versions(runs, packages=None) -> dict:
     """{env name 'framework-hardware': {package: version}} from the runs' env.txt files.
 
     Envs whose runs disagree (an env rebuilt between runs) list every version seen, joined by ' / '.
     Only the packages named are kept; the full freezes stay in each run folder's env.txt.
     """
+    packages = packages or reported_packages()
     envs: dict[str, dict[str, set]] = {}
     for run in runs:
         versions = dict(run.packages)

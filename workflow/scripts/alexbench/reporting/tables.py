@@ -10,6 +10,7 @@ import math
 
 import pandas as pd
 
+from alexbench.common import registry
 from alexbench.reporting.runs import framework_rank
 from alexbench.reporting.stats import mean_ci
 
@@ -18,9 +19,9 @@ GROUP = ["experiment", "framework", "dataset", "model", "hardware"]
 # (summary column stem, performance.csv column) of the figures summarised over seeds.
 SUMMARISED = [("test_accuracy", "test.accuracy"), ("train_time_s", "train_time_s"),
               ("train_images_per_s", "throughput.train_images_per_s")]
-FRAMEWORK_NAMES = {"keras": "Keras", "gluon": "MXNet Gluon", "pytorch": "PyTorch"}
+FRAMEWORK_NAMES = {name: f.label for name, f in registry.FRAMEWORKS.items()}
 # Package names whose versions describe each framework, in the order shown.
-FRAMEWORK_PACKAGES = {"keras": ["keras", "tensorflow"], "gluon": ["mxnet"], "pytorch": ["torch"]}
+FRAMEWORK_PACKAGES = {name: list(f.packages) for name, f in registry.FRAMEWORKS.items()}
 
 
 def flatten(document: dict, prefix: str = "") -> dict:

@@ -1,0 +1,122 @@
+"""The interface every framework backend (`alexbench.fw_<name>.loop`) implements for the harness.
+
+Declared here once, as typing Protocols, and checked against each backend by check_backend (at
+the start of every run, and in tests/test_backends.py). Standard library only.
+
+What stays out of the backends on purpose (the harness or common/ does it once for all):
+seeding Python's and numpy's generators and every environment variable read at import
+(harness/runtime.py), the CPU's name and the NVIDIA driver version (common/hardware.py, via
+harness/metrics_doc.py), parameter counting (common/layer_specs.count_shapes), atomic file
+writes (common/atomic_files).
+
+The harness feeds every backend the same numpy batches: float32 NHWC images and int64 labels.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Trainer(Protocol):
+    """One model and its optimiser on one device, stepped batch by batch by the harness."""
+
+    parameters: int  # trainable parameters, counted from the framework's own model
+
+    def __init__(self, variant: str, num_classes: int, settings: dict, device: Any): ...
+
+    def train_batch(self, x, y) -> tuple:
+        """One optimiser step: (mean loss as a Python float, correct top-1 count)."""
+
+    def evaluate_batch(self, x, y) -> tuple:
+        """No gradients, dropout off: (mean loss, correct top-1, correct top-5 with k=min(5, classes))."""
+
+    def get_learning_rate(self) -> float: ...
+
+    def set_learning_rate(self, lr: float) -> None: ...
+
+    def snapshot(self) -> Any:
+        """Everything a warm-up step changes (weights, optimiser state, RNG state)."""
+
+    def restore(self, state: Any) -> None: ...
+
+    def sync(self) -> None:
+        """Wait for queued device work, before a clock read."""
+
+    def peak_gpu_mb(self) -> float | None: ...
+
+    def save_weights(self, path_stem: str) -> str:
+        """The model in the framework's native format, written atomically; returns the file name."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """The module-level part: what the harness calls before and around the Trainer."""
+
+    FRAMEWORK: str
+
+    def configure_threads(self, threads: int) -> None:
+        """Intra-op pool = threads, inter-op = 1; before the framework runs anything."""
+
+    def seed_framework(self, seed: int) -> None:
+        """The framework's own generators and deterministic mode (Python and numpy: harness)."""
+
+    def select_device(self, hardware_kind: str) -> Any:
+        """'cpu' or 'gpu'; a gpu run without a GPU raises common.hardware.GPUUnavailableError."""
+
+    def device_name(self, device: Any) -> str:
+        """The GPU's name (CPU names come from common.hardware)."""
+
+    def versions(self) -> dict:
+        """{"framework", "framework_detail": {package: version}, "cuda", "cudnn"}."""
+
+    def check_environment(self) -> tuple:
+        """(version, output shape) of a tiny forward pass: proves a freshly built env works."""
+
+    Trainer: type
+
+
+def _parameters(function) -> list:
+    """Parameter names without `self`: protocol methods and module functions compare alike."""
+    return [p for p in inspect.signature(function).parameters if p != "self"]
+
+
+def _members(protocol) -> dict:
+    return {name: value for name, value in vars(protocol).items()
+            if callable(value) and not name.startswith("_")}
+
+
+def interface_problems(module) -> list[str]:
+    """Every way `module` differs from the Backend and Trainer protocols (empty: it conforms)."""
+    problems = []
+    name = getattr(module, "__name__", repr(module))
+    for attribute in ("FRAMEWORK", "Trainer"):
+        if not hasattr(module, attribute):
+            problems.append(f"{name}: no {attribute}")
+    for member, declared in _members(Backend).items():
+        found = getattr(module, member, None)
+        if not callable(found):
+            problems.append(f"{name}: no function {member}")
+        elif _parameters(found) != _parameters(declared):
+            problems.append(f"{name}.{member}{tuple(_parameters(found))} should take "
+                            f"{tuple(_parameters(declared))}")
+    trainer = getattr(module, "Trainer", None)
+    if trainer is not None:
+        for member, declared in {**_members(Trainer), "__init__": Trainer.__init__}.items():
+            found = getattr(trainer, member, None)
+            if not callable(found):
+                problems.append(f"{name}.Trainer: no method {member}")
+            elif _parameters(found) != _parameters(declared):
+                problems.append(f"{name}.Trainer.{member}{tuple(_parameters(found))} should take "
+                                f"{tuple(_parameters(declared))}")
+    return problems
+
+
+class BackendInterfaceError(TypeError):
+    """A backend module does not implement the declared interface; the message says how."""
+
+
+def check_backend(module) -> None:
+    problems = interface_problems(module)
+    if problems:
+        raise BackendInterfaceError("; ".join(problems))

@@ -1,0 +1,72 @@
+"""The process environment of a training job, set before numpy or any framework is imported:
+thread pools, determinism switches, allocator; and the seeding every backend shares.
+
+Standard library only at import (numpy is imported inside `seed_python_and_numpy`), because
+these variables are read when the libraries load. This is the one place that sets them: the
+backends configure only their framework's own API (`configure_threads`, `seed_framework`).
+"""
+import importlib
+import os
+import random
+
+from alexbench.common import backend as backend_interface, registry
+
+# Every runtime reads one of these when it builds its thread pools.
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                   "MXNET_OMP_MAX_THREADS")
+# Inter-op pools get one thread: one op at a time with `threads` threads inside it, the shape
+# every backend uses (TensorFlow's inter-op pool, MXNet's engine worker, torch's). The
+# determinism switches are read when libmxnet / cuBLAS load, i.e. before any backend code runs:
+# MXNet's deterministic kernels, no cuDNN autotuning, cuBLAS's fixed workspace (needed by
+# torch.use_deterministic_algorithms on GPUs). TF_ONEDNN_USE_SYSTEM_ALLOCATOR: oneDNN builds of
+# TensorFlow otherwise keep every freed CPU tensor in a pool that never shrinks (S1: 21.4 GB).
+PRE_IMPORT_ENV = {"TF_NUM_INTEROP_THREADS": "1", "MXNET_CPU_WORKER_NTHREADS": "1",
+                  "MXNET_ENFORCE_DETERMINISM": "1", "MXNET_CUDNN_AUTOTUNE_DEFAULT": "0",
+                  "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}
+
+
+def default_threads():
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def set_runtime_env(threads):
+    """Pin every runtime's thread pools to `threads` and switch determinism on, through the
+    environment; call before numpy or a framework is imported."""
+    for name in THREAD_ENV_VARS:
+        os.environ[name] = str(threads)
+    os.environ.update(PRE_IMPORT_ENV)
+
+
+def seed_python_and_numpy(seed):
+    """Python's and numpy's global generators (the backends seed only their framework)."""
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def load_backend(framework):
+    """The framework's backend module (registry), checked against the declared interface."""
+    module = importlib.import_module(registry.framework(framework).loop_module)
+    backend_interface.check_backend(module)
+    return module
+
+
+def start_backend(framework, threads):
+    """How every run starts a framework, the harness's and the test probes' and bench's alike:
+    the environment first, then the backend's import, then its thread pools."""
+    set_runtime_env(threads)
+    backend = load_backend(framework)
+    backend.configure_threads(threads)
+    return backend
+
+
+def seed_everything(backend, seed):
+    """Python, numpy, then the framework's own generators and deterministic mode."""
+    seed_python_and_numpy(seed)
+    backend.seed_framework(seed)
