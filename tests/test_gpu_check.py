@@ -49,3 +49,24 @@ def test_training_flops_are_three_passes_of_the_forward_multiply_adds():
                     + 13 * 13 * 384 * 3 * 3 * 256 + 13 * 13 * 384 * 3 * 3 * 192
                     + 13 * 13 * 256 * 3 * 3 * 192 + 9216 * 4096 + 4096 * 4096 + 4096 * 10)
     assert gpu_check.training_flops_per_image("alexnet-2012") == 3 * 2 * forward_macs
+
+
+def test_the_wait_for_a_gpu_is_left_out_of_a_runs_window(tmp_path):
+    """Two runs on one GPU: the second logs that it waits, before it holds the device; the
+    check's overlap test must not count that line (the wording is shared with gpu_devices)."""
+    from alexbench.common import gpu_devices
+    env = {gpu_devices.IDS_ENV: "9", gpu_devices.LOCK_DIR_ENV: str(tmp_path / "locks")}
+    gpu_devices.claim_gpu(environ=dict(env))          # this process holds fake GPU 9
+    holder = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]);"
+         "from alexbench.common.gpu_devices import claim_gpu; claim_gpu(timeout_s=0.3, log=print)",
+         str(REPO / "workflow" / "scripts")], env={**env, "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60)
+    said = holder.stdout
+    assert "TimeoutError" in holder.stderr and gpu_check.WAITING in said
+    log = tmp_path / "run.log"
+    log.write_text(f"2026-01-01 10:00:00,000 INFO {said.strip()}\n"
+                   "2026-01-01 10:00:05,250 INFO keras alexnet-d2l on x (gpu): ...\n"
+                   "2026-01-01 10:00:09,500 INFO wrote metrics.json (status ok)\n")
+    start, end = gpu_check.log_window(log)
+    assert end - start == pytest.approx(4.25)

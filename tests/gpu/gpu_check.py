@@ -66,6 +66,7 @@ MODELS = {
                                    "weight_decay": 0.0005}},
 }
 EPOCHS = 4
+WAITING = "is in use by another run; waiting"  # common/gpu_devices.py, before it holds a GPU
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 
 SYNTHESIZE = r"""
@@ -173,12 +174,12 @@ def training_flops_per_image(model: str) -> float:
 
 
 def log_window(log_path: Path) -> tuple[float, float]:
-    """(first, last) timestamps of the harness's own log lines: it logs only after claiming
-    its GPU and until it wrote metrics.json."""
+    """(first, last) timestamps of the harness's own log lines, from the claim of its GPU (only
+    the line saying it waits for one comes before) to writing metrics.json."""
     stamps = []
     for line in log_path.read_text(errors="replace").splitlines():
         match = LOG_TIME.match(line)
-        if match:
+        if match and WAITING not in line:
             stamps.append(time.mktime(time.strptime(match.group(1)[:19], "%Y-%m-%d %H:%M:%S"))
                           + int(match.group(1)[20:]) / 1000)
     if not stamps:
@@ -248,8 +249,13 @@ def main(argv=None) -> int:
     train_images = max(BATCH, args.steps // EPOCHS * BATCH)
     for model, spec in MODELS.items():
         h, w, c = spec["shape"]
-        subprocess.run([python, "-c", SYNTHESIZE, str(work / "data" / model), str(h), str(w),
-                        str(c), str(train_images), str(spec["test"])], check=True, env=env)
+        made = subprocess.run([python, "-c", SYNTHESIZE, str(work / "data" / model), str(h), str(w),
+                               str(c), str(train_images), str(spec["test"])], env=env,
+                              capture_output=True, text=True)
+        if made.returncode != 0:
+            print(f"gpu_check: cannot run: {python} could not write the synthetic data:\n"
+                  f"{made.stderr[-2000:]}", file=sys.stderr)
+            return 2
     failures, rows = [], []
     with Sampler() as sampler:
         for framework in present:
