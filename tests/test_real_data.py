@@ -3,13 +3,15 @@
 Debian's `dataset-fashion-mnist` package (fetched and verified by plugins/debian_fashion_mnist)
 is served by a loopback mirror; the workflow downloads it through `mirror` with the documented
 checksum override, prepares it, trains tests/real_data/config.yaml (S0's network on the first
-12,000 training and 2,000 test images, 1 epoch, in Keras, Gluon and PyTorch; S2's LRN network
+12,000 training and 2,000 test images, 2 epochs, in Keras, Gluon and PyTorch; S2's LRN network
 in Keras) and builds the report. Asserted: every run learned (test accuracy >= MIN_ACCURACY),
 the three frameworks agree (accuracies within ACCURACY_SPREAD, final training losses within
 LOSS_SPREAD), and the report shows the real figures marked "subset" with the package version.
 
 Skips where the package cannot be fetched, unless ALEXBENCH_REALDATA_REQUIRED=1 (CI).
-About 5 minutes on 2 quiet cores (each run's own time is in its log and metrics.json).
+Four training runs of 1-6 minutes each (one thread; each run's own time is in its log and
+metrics.json): about 15 minutes here on 2 cores shared with other work (load 7), an estimated
+5 on 2 quiet cores.
 """
 import gzip
 import json
@@ -33,10 +35,11 @@ from plugins.loopback import serve_folder
 TIER_CONFIG = "tests/real_data/config.yaml"
 MIN_ACCURACY = 0.80
 # Same seed, same batches, same initial weights, same update rule: what still differs is each
-# framework's dropout mask stream and float summation order, so after 375 steps the frameworks
-# land near, not on, each other. Measured spreads: see README ("Real data").
+# framework's dropout mask stream and float summation order, so after 750 steps the frameworks
+# land near, not on, each other. Measured here: accuracies 0.8465-0.8560 (spread 0.0095),
+# last-epoch training losses 0.490-0.514 (spread 0.024); README, "Real data".
 ACCURACY_SPREAD = 0.02          # max - min test accuracy, absolute
-LOSS_SPREAD = 0.10              # max - min mean training loss of the epoch, absolute
+LOSS_SPREAD = 0.05              # max - min mean training loss of the last epoch, absolute
 PARITY_EXPERIMENT = "RS0"
 
 
