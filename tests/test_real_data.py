@@ -11,7 +11,7 @@ LOSS_SPREAD), and the report shows the real figures marked "subset" with the pac
 Skips where the package cannot be fetched, unless ALEXBENCH_REALDATA_REQUIRED=1 (CI).
 Four training runs of 1-6 minutes each (one thread; each run's own time is in its log and
 metrics.json): about 15 minutes here on 2 cores shared with other work (load 7), an estimated
-5 on 2 quiet cores.
+6 on 2 quiet cores (not measured).
 """
 import gzip
 import json
