@@ -20,6 +20,7 @@ import shutil
 import struct
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import jsonschema
@@ -94,6 +95,17 @@ def test_real_fashion_mnist_trains_to_parity_through_the_workflow(real_fashion_m
     losses = [r["train_loss"] for r in parity.values()]
     assert max(accuracies) - min(accuracies) <= ACCURACY_SPREAD, parity
     assert max(losses) - min(losses) <= LOSS_SPREAD, parity
+
+    # A person could watch every run: progress lines in its log, at most one per 10 s.
+    for (experiment, framework), result in results.items():
+        spec = tier["experiments"][experiment]
+        log = (workdir / "logs/train" / framework / spec["dataset"] / spec["model"] / "cpu"
+               / "seed0.log").read_text()
+        stamps = [datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+                  for line in log.splitlines() if " INFO progress epoch " in line]
+        assert stamps, f"no progress line in the {framework} {spec['model']} log"
+        gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:])]
+        assert all(gap >= 9.9 for gap in gaps), gaps
 
     # The report shows these real runs, marked as a subset, with the data's provenance.
     report = (workdir / "results/report.html").read_text()
