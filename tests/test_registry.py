@@ -2,12 +2,16 @@
 model variants: the schemas, the wildcard constraints, the env files, the backends and the
 report all agree with it."""
 import importlib.util
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
 
-from conftest import REPO, SCRIPTS
+from conftest import REPO, SCRIPTS, run_in_env
+from plugins.checkout import copy_checkout
 
 from alexbench.common import layer_specs, registry, run_contract
 from alexbench import workflow_config
@@ -92,3 +96,53 @@ def test_report_labels_and_colours_are_the_registry_s():
         assert plots.FRAMEWORK_COLOURS[name] == entry.colour
         assert plots.FRAMEWORK_LABELS[name] == tables.FRAMEWORK_NAMES[name] == entry.label
     assert len(set(plots.FRAMEWORK_COLOURS.values())) == len(registry.FRAMEWORKS)
+
+
+# --- a fourth framework, added through the registry alone ----------------------------------------
+
+FOURTH = ('\n\n# Added by tests/test_registry.py: a fourth framework name, backed by the PyTorch backend.\n'
+          '_FRAMEWORKS += (Framework("torch2", "PyTorch, second name", "#CC79A7", ("torch",), '
+          '"pytorch", "alexbench.fw_pytorch"),)\n'
+          'FRAMEWORKS = {f.name: f for f in _FRAMEWORKS}\n')
+FOURTH_EXPERIMENT = {"experiments": {"X4": {
+    "title": "A fourth framework through the registry", "source": "S2", "frameworks": ["torch2", "pytorch"],
+    "model": "alexnet-lrn-32", "dataset": "mnist", "epochs": 1, "batch_size": 32,
+    "optimizer": {"name": "adam", "learning_rate": 0.001}, "seeds": [0]}}}
+
+
+@pytest.mark.slow
+def test_a_fourth_framework_needs_one_registry_entry(tmp_path):
+    """Only registry.py changes: the schemas, wildcard constraints, the harness, the backend
+    interface check and the report all take the new name; one smoke run and the report go
+    through it (backed by the PyTorch backend and its env)."""
+    checkout = copy_checkout(tmp_path / "clone")
+    registry_file = checkout / "workflow" / "scripts" / "alexbench" / "common" / "registry.py"
+    registry_file.write_text(registry_file.read_text() + FOURTH)
+    extra = tmp_path / "fourth.yaml"
+    extra.write_text(yaml.safe_dump(FOURTH_EXPERIMENT))
+
+    probe = run_in_env("pytorch-cpu", [checkout / "tests" / "probes" / "backend_interface.py",
+                                       "--framework", "torch2"])
+    assert json.loads(probe.stdout.splitlines()[-1])["problems"] == []
+
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-j2", "--configfile", "config.yaml",
+                           str(extra), "--config", "demo=true", "experiments_only=[X4]",
+                           "hardware=[cpu]"], cwd=checkout, capture_output=True, text=True,
+                          timeout=1500)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    metrics = read_metrics_in(checkout, "results/runs/torch2/mnist/alexnet-lrn-32/cpu/seed0/metrics.json")
+    assert metrics["run"]["framework"] == "torch2" and metrics["status"] == "ok"
+    assert "torch==" in (checkout / "results/runs/torch2/mnist/alexnet-lrn-32/cpu/seed0/env.txt").read_text()
+    page = (checkout / "results" / "report.html").read_text()
+    assert "PyTorch, second name" in page and 'data-run="torch2-mnist-alexnet-lrn-32-cpu-seed0"' in page
+
+
+def read_metrics_in(checkout, path):
+    """A metrics.json read and validated by the copy's own run contract (its schema's enums come
+    from the copy's registry, which knows torch2)."""
+    code = ("import sys, json; sys.path.insert(0, 'workflow/scripts');"
+            "from alexbench.common import run_contract;"
+            f"print(json.dumps(run_contract.read_metrics({str(path)!r})))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=checkout, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)

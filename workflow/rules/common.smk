@@ -11,7 +11,7 @@ from snakemake.utils import validate
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-from alexbench.common import registry, run_table
+from alexbench.common import prepared_contract, registry, run_table
 from alexbench.common.hardware import gpu_visible
 from alexbench.workflow_config import (
     ConfigError,
@@ -126,17 +126,8 @@ def get_expected_checksum_args(wildcards):
     return f"--sha256 {entry['sha256']}{size}"
 
 
-PREPARED_FILES = [
-    "train-images.npy",
-    "train-labels.npy",
-    "test-images.npy",
-    "test-labels.npy",
-    "meta.json",
-]
-
-
 def get_prepared_files(dataset):
-    return [f"resources/prepared/{dataset}/{name}" for name in PREPARED_FILES]
+    return [f"resources/prepared/{dataset}/{name}" for name in prepared_contract.FILES]
 
 
 # --- training --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-META_KEYS = ("dataset", "classes", "image_shape", "train_count", "test_count")
+from alexbench.common import prepared_contract as contract
 
 
 class PreparedDataError(ValueError):
@@ -57,7 +57,7 @@ def _load_array(path, dtype, ndim):
 def open_prepared(data_dir):
     """Open and check a prepared dataset folder; returns a PreparedDataset of memory maps."""
     data_dir = Path(data_dir)
-    meta_path = data_dir / "meta.json"
+    meta_path = data_dir / contract.META_FILE
     if not meta_path.exists():
         raise PreparedDataError(f"{meta_path}: missing (it is written last, so the preparation "
                                 "did not finish)")
@@ -65,15 +65,16 @@ def open_prepared(data_dir):
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise PreparedDataError(f"{meta_path}: not valid JSON ({e})") from e
-    missing = [k for k in META_KEYS if k not in meta]
-    if missing:
-        raise PreparedDataError(f"{meta_path}: missing key(s) {missing}")
+    problems = contract.meta_problems(meta)
+    if problems:
+        raise PreparedDataError(f"{meta_path}: does not match {contract.META_SCHEMA.name}: "
+                                + "; ".join(problems))
     num_classes = len(meta["classes"])
     image_shape = tuple(meta["image_shape"])
     splits = {}
-    for split in ("train", "test"):
-        images_path = data_dir / f"{split}-images.npy"
-        labels_path = data_dir / f"{split}-labels.npy"
+    for split in contract.SPLITS:
+        images_path = data_dir / contract.images_file(split)
+        labels_path = data_dir / contract.labels_file(split)
         images = _load_array(images_path, "uint8", 4)
         labels = _load_array(labels_path, "int64", 1)
         count = meta[f"{split}_count"]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alexbench.common import prepared_contract
 from alexbench.data import official, readers
 from alexbench.data.archive import safe_extract
 from alexbench.data.download import sha256_of
@@ -165,8 +166,13 @@ def prepare(dataset: str, fmt: str, downloads: Path, out: Path, variant: int | N
         else:
             found = _prepare_imagenette(dataset, downloads, work, variant)
         meta = _meta(dataset, fmt, work, found)
+        problems = prepared_contract.meta_problems(meta)
+        if problems:  # a bug of ours, not of the input: the contract is checked on both sides
+            raise ValueError(f"{dataset}: meta.json would break the prepared-data contract: "
+                             + "; ".join(problems))
+        meta_path = work / prepared_contract.META_FILE
         (work / "meta.json.tmp").write_text(json.dumps(meta, indent=2) + "\n")
-        os.replace(work / "meta.json.tmp", work / "meta.json")
+        os.replace(work / "meta.json.tmp", meta_path)
         _swap_into_place(work, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
