@@ -233,6 +233,8 @@ def main(argv=None) -> int:
             raise CheckError(f"{python} can import none of keras, gluon (mxnet), pytorch "
                              "with GPU support")
         gpus = query_gpus()
+        if not gpus:
+            raise CheckError("nvidia-smi --query-gpu answered no utilisation/memory figures")
         gpu = args.gpu or sorted(gpus, key=int)[0]
         if gpu not in gpus:
             raise CheckError(f"nvidia-smi lists GPUs {sorted(gpus)}, not {gpu}")
