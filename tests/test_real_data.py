@@ -9,9 +9,9 @@ the three frameworks agree (accuracies within ACCURACY_SPREAD, final training lo
 LOSS_SPREAD), and the report shows the real figures marked "subset" with the package version.
 
 Skips where the package cannot be fetched, unless ALEXBENCH_REALDATA_REQUIRED=1 (CI).
-Four training runs of 1-6 minutes each (one thread; each run's own time is in its log and
-metrics.json): about 15 minutes here on 2 cores shared with other work (load 7), an estimated
-6 on 2 quiet cores (not measured).
+Four one-thread training runs of 1-6 minutes each, two at a time (each run's own time is in its
+log and metrics.json): 10 minutes here on 2 cores shared with other work (load 5-7); on 2 quiet
+cores an estimated 4 (not measured).
 """
 import gzip
 import json
@@ -56,9 +56,12 @@ def test_real_fashion_mnist_trains_to_parity_through_the_workflow(real_fashion_m
         override = {"mirror": server.url,
                     "datasets": {"fashion_mnist": real_fashion_mnist.checksum_override()}}
         (workdir / "mirror-config.yaml").write_text(yaml.safe_dump(override))
+        # Two one-thread runs at once on the two cores: this tier checks accuracy, not timings
+        # (profiles/default lets one timed CPU run own the machine; results with one thread do
+        # not depend on what runs beside them).
         proc = subprocess.run(
-            [sys.executable, "-m", "snakemake", "-j2", "--printshellcmds", "--configfile",
-             "config.yaml", TIER_CONFIG, "mirror-config.yaml"],
+            [sys.executable, "-m", "snakemake", "-j2", "--resources", "cpu_timing_slot=4",
+             "--printshellcmds", "--configfile", "config.yaml", TIER_CONFIG, "mirror-config.yaml"],
             cwd=workdir, capture_output=True, text=True, timeout=1800)
         served = {r.path for r in server.requests if r.status in (200, 206)}
     assert proc.returncode == 0, f"snakemake failed\n{proc.stdout[-5000:]}\n{proc.stderr[-8000:]}"
