@@ -35,7 +35,7 @@ def test_frameworks_without_gpu_support_are_skipped_by_name():
 def test_synthetic_data_is_a_valid_prepared_folder_with_class_coded_images(tmp_path):
     out = tmp_path / "alexnet-d2l"
     subprocess.run([str(env_python("report")), "-c", gpu_check.SYNTHESIZE, str(out), "28", "28",
-                    "1", "300", "40"], check=True, timeout=120)
+                    "1", "300", "40", "idx"], check=True, timeout=120)
     data = prepared.open_prepared(out)
     assert data.num_classes == 10 and len(data.train) == 300 and len(data.test) == 40
     means = [data.train.images[data.train.labels == c].mean() for c in range(10)]

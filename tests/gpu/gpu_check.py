@@ -57,10 +57,11 @@ FRAMEWORK_PROBES = {
 # Datasets: (image shape, train images, test images); labels = index % 10, and each class has
 # its own brightness, so a network that trains learns it within the steps given.
 MODELS = {
-    "alexnet-d2l": {"shape": (28, 28, 1), "test": 512,
+    # format: the official format whose prepared shape the data takes (prepared-meta.schema.json).
+    "alexnet-d2l": {"shape": (28, 28, 1), "test": 512, "format": "idx",
                     # config.yaml experiment D
                     "optimizer": {"name": "sgd", "learning_rate": 0.01}},
-    "alexnet-2012": {"shape": (256, 256, 3), "test": 256,
+    "alexnet-2012": {"shape": (256, 256, 3), "test": 256, "format": "imagenette",
                      # config.yaml experiment S4
                      "optimizer": {"name": "sgd", "learning_rate": 0.01, "momentum": 0.9,
                                    "weight_decay": 0.0005}},
@@ -74,6 +75,7 @@ import json, sys
 from pathlib import Path
 import numpy as np
 out, h, w, c, n_train, n_test = sys.argv[1], *map(int, sys.argv[2:7])
+fmt = sys.argv[7]
 rng = np.random.default_rng(0)
 out = Path(out); out.mkdir(parents=True, exist_ok=True)
 for split, n in (("train", n_train), ("test", n_test)):
@@ -85,7 +87,7 @@ for split, n in (("train", n_train), ("test", n_test)):
         images[start:start + 256] = (noise + 16 * y[:, None, None, None]).astype(np.uint8)
     images.flush(); del images
     np.save(out / f"{split}-labels.npy", labels)
-meta = {"dataset": out.name, "format": "synthetic", "classes": [str(i) for i in range(10)],
+meta = {"dataset": out.name, "format": fmt, "classes": [str(i) for i in range(10)],
         "image_shape": [h, w, c], "train_count": n_train, "test_count": n_test, "sources": {}}
 (out / "meta.json").write_text(json.dumps(meta))
 """
@@ -252,7 +254,8 @@ def main(argv=None) -> int:
     for model, spec in MODELS.items():
         h, w, c = spec["shape"]
         made = subprocess.run([python, "-c", SYNTHESIZE, str(work / "data" / model), str(h), str(w),
-                               str(c), str(train_images), str(spec["test"])], env=env,
+                               str(c), str(train_images), str(spec["test"]), spec["format"]],
+                              env=env,
                               capture_output=True, text=True)
         if made.returncode != 0:
             print(f"gpu_check: cannot run: {python} could not write the synthetic data:\n"
