@@ -70,3 +70,15 @@ def test_the_wait_for_a_gpu_is_left_out_of_a_runs_window(tmp_path):
                    "2026-01-01 10:00:09,500 INFO wrote metrics.json (status ok)\n")
     start, end = gpu_check.log_window(log)
     assert end - start == pytest.approx(4.25)
+
+
+@pytest.mark.parametrize("model, experiment", [("alexnet-d2l", "D"), ("alexnet-2012", "S4")])
+def test_check_runs_follow_the_training_contract_with_the_experiments_optimisers(model, experiment):
+    import yaml
+    from alexbench.harness.settings import resolve_settings
+    settings = resolve_settings(gpu_check.run_settings(model))   # raises on a contract break
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert config["experiments"][experiment]["model"] == model
+    assert gpu_check.run_settings(model)["optimizer"] == config["experiments"][experiment]["optimizer"]
+    assert settings["batch_size"] == config["experiments"][experiment]["batch_size"] == gpu_check.BATCH
+

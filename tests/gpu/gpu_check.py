@@ -189,10 +189,14 @@ def log_window(log_path: Path) -> tuple[float, float]:
     return stamps[0], stamps[-1]
 
 
+def run_settings(model: str) -> dict:
+    """train.py --settings of a check run (workflow/schemas/settings.schema.json)."""
+    return {"epochs": EPOCHS, "batch_size": BATCH, "optimizer": MODELS[model]["optimizer"],
+            "validation": "test"}
+
+
 def start_run(python, framework, model, seed, data_dir, out_dir, env) -> subprocess.Popen:
-    spec = MODELS[model]
-    settings = {"epochs": EPOCHS, "batch_size": BATCH, "optimizer": spec["optimizer"],
-                "validation": "test"}
+    settings = run_settings(model)
     out_dir.mkdir(parents=True, exist_ok=True)
     log = open(out_dir.parent / f"{out_dir.name}.log", "w")
     return subprocess.Popen(
