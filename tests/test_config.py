@@ -41,6 +41,14 @@ BAD_CONFIGS = {
                                    "dataset": "mnist", "epochs": 1, "batch_size": 8,
                                    "optimizer": {"name": "adam", "learning_rate": 0.001}}}},
         "experiments.S2bis"),
+    "bad weights digest": ({"weights": {"bvlc_alexnet": {"checksums": {"sha1": "9116"}}}},
+                           "weights.bvlc_alexnet.checksums.sha1"),
+    "unknown weights digest kind": ({"weights": {"bvlc_alexnet": {"checksums": {"md5": "0" * 32}}}},
+                                    "weights.bvlc_alexnet.checksums.md5"),
+    "weights on an unknown dataset": ({"weights": {"bvlc_alexnet": {"dataset": "imagenet"}}},
+                                      "weights.bvlc_alexnet.dataset"),
+    "weights of an unknown experiment": ({"weights": {"bvlc_alexnet": {"experiment": "S9"}}},
+                                         "weights.bvlc_alexnet.experiment"),
 }
 
 
@@ -80,6 +88,16 @@ def test_checksum_can_be_overridden_by_a_user_config(tmp_path):
     assert "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5" in proc.stdout
 
 
+def test_a_user_sha256_is_checked_beside_the_published_sha1(tmp_path):
+    override = tmp_path / "mine.yaml"
+    override.write_text(yaml.safe_dump({"weights": {"bvlc_alexnet": {"checksums": {"sha256": "1" * 64}}}}))
+    proc = dry_run("--configfile", str(REPO / "config.yaml"), str(override), "--printshellcmds",
+                   "resources/downloads/weights/bvlc_alexnet/bvlc_alexnet.caffemodel", quiet=False)
+    assert proc.returncode == 0, proc.stderr
+    assert ("--digest sha1:9116a64c0fbe4459d18f4bb6b56d647b63920377 --digest sha256:" + "1" * 64) in proc.stdout
+    assert "--url http://dl.caffe.berkeleyvision.org/bvlc_alexnet.caffemodel" in proc.stdout
+
+
 def test_default_config_expands_the_full_dag_offline(tmp_path):
     """On a fresh clone (no venvs, no downloads) a dry run lists every stage for every run."""
     fresh = copy_checkout(tmp_path / "clone", venvs=False)
@@ -95,9 +113,14 @@ def test_default_config_expands_the_full_dag_offline(tmp_path):
         assert f"{run.path}/metrics.json" in proc.stdout, run.path
     # Seeds' frameworks, plus the cross-framework block in all three frameworks.
     workloads = {(r.experiment, r.framework) for r in runs}
-    assert {("S1", "keras"), ("S2", "keras"), ("S3", "gluon"), ("S4", "keras")} <= workloads
+    assert {("S1", "keras"), ("S2", "keras"), ("S3", "gluon"), ("S4", "keras"), ("S4", "pytorch"), ("S4", "gluon")} <= workloads
     for framework in ("keras", "gluon", "pytorch"):
         assert ("D", framework) in workloads and ("S0", framework) in workloads
+        for hardware in ("cpu", "gpu"):
+            assert f"results/pretrained/{framework}/imagenette-320/alexnet-2012/{hardware}/metrics.json" \
+                in proc.stdout
+    for rule in ("download_weights", "convert_weights", "evaluate_pretrained", "pretrained_agreement"):
+        assert f"rule {rule}:" in proc.stdout, rule
     assert {r.hardware for r in runs} == {"cpu", "gpu"}
 
 

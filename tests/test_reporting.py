@@ -121,6 +121,18 @@ def test_markdown_table_follows_the_s0_readme_columns(built_report):
     assert len(rows) == 20
 
 
+def test_top5_column_only_where_an_experiment_reports_top5():
+    from alexbench.reporting import tables
+    s4 = pd.DataFrame([{"framework": f, "seed": 0, "status": "ok", "hardware": "cpu",
+                        "test.accuracy": 0.5, "test.top5_accuracy": t5}
+                       for f, t5 in (("pytorch", 0.81), ("keras", 0.8), ("gluon", 0.79))])
+    headers = [h for h, _ in tables.table_columns(s4)]
+    assert headers.index("Test top-5 accuracy") == headers.index("Test accuracy") + 1
+    assert [tables.TOP5_COLUMN[1](r) for _, r in s4.iterrows()] == ["0.8100", "0.8000", "0.7900"]
+    s0 = s4.assign(**{"test.top5_accuracy": None})
+    assert "Test top-5 accuracy" not in [h for h, _ in tables.table_columns(s0)]
+
+
 def test_html_table_is_the_same_table(built_report):
     page = (built_report.results / "performance.html").read_text()
     assert page.count("<tr data-run=") == 20

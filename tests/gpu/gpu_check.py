@@ -14,7 +14,7 @@ synthetic class-coded images for about --steps steps each, and checks:
   and the two runs, started together on one GPU, never held it at the same time (the device
   lock of common/gpu_devices.py: what keeps `-j4` from putting two runs on one GPU).
 It prints a table: images/s, peak GPU memory, model FLOP/s (training: 3x the forward pass's
-multiply-adds x 2) per framework and model. Exits 0 when every check passes, 1 when one fails,
+multiply-adds x 2, common/flops.py) per framework and model. Exits 0 when every check passes, 1 when one fails,
 2 when it cannot run (no GPU, no framework), always with the reason.
 
 Stdlib only (runs under --python); the frameworks run in subprocesses of the same interpreter.
@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-from alexbench.common import hardware, layer_specs  # noqa: E402  (stdlib-only modules)
+from alexbench.common import flops, hardware  # noqa: E402  (stdlib-only modules)
 
 SAME_SEED_TOLERANCE = 0.01      # test accuracy, absolute: deterministic kernels, one GPU
 MIN_UTILISATION = 10            # % on the claimed GPU at some sample while training
@@ -163,16 +163,9 @@ def probe_frameworks(python: str) -> tuple[list[str], dict]:
 
 
 def training_flops_per_image(model: str) -> float:
-    """3 x the forward pass's FLOPs (2 per multiply-add) of conv and dense layers."""
-    forward = 0
-    for layer in layer_specs.resolve(model, 10):
-        if isinstance(layer.layer, layer_specs.Conv):
-            h, w, filters = layer.output_shape
-            k = layer.layer.kernel
-            forward += 2 * h * w * filters * k * k * (layer.input_shape[2] // layer.layer.groups)
-        elif isinstance(layer.layer, layer_specs.Dense):
-            forward += 2 * layer.input_shape[0] * layer.output_shape[0]
-    return 3.0 * forward
+    """3 x the forward pass's FLOPs (2 per multiply-add) of conv and dense layers, 10 classes:
+    the convention of common/flops.py, which the runs' metrics.json use too."""
+    return float(flops.training_flops(model, 10))
 
 
 def log_window(log_path: Path) -> tuple[float, float]:

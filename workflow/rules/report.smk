@@ -114,6 +114,7 @@ rule report:
         summary="results/summary.csv",
         comparisons="results/plots/comparison",
         run_plots=get_run_plots(),
+        pretrained=get_pretrained_report_inputs(),
         env=get_env_inputs("report"),
     output:
         "results/report.html",
@@ -124,7 +125,8 @@ rule report:
     params:
         python=get_python("report"),
         snakemake_version=snakemake.__version__,
+        pretrained=get_pretrained_report_args(),
     shell:
         "{params.python} workflow/scripts/make_report.py --config {input.config} --runs {input.runs}"
         " --performance {input.performance} --summary {input.summary} --plots-dir results/plots"
-        " --snakemake-version {params.snakemake_version} --out {output} > {log} 2>&1"
+        " {params.pretrained} --snakemake-version {params.snakemake_version} --out {output} > {log} 2>&1"

@@ -35,4 +35,4 @@ rule train:
         " --model {wildcards.model} --dataset {wildcards.dataset} --hardware {wildcards.hardware}"
         " --seed {wildcards.seed} --experiment {params.experiment} --source {params.source}"
         " --data-dir resources/prepared/{wildcards.dataset} --out-dir {params.out_dir}"
-        " --settings {params.settings:q} --threads {threads} >> {log} 2>&1"
+        " --settings {params.settings:q} --threads {threads} --peak-cache resources/peaks >> {log} 2>&1"

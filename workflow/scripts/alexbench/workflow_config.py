@@ -162,6 +162,7 @@ def training_settings(config: dict, experiment_name: str) -> dict:
         "smoke": smoke,
         "subset": dict(subset) or None,
         "save_weights": bool(config["save_weights"]),
+        "deterministic": bool(config["deterministic"]),
     }
 
 

@@ -8,7 +8,7 @@ and their order match fw_keras/loop.py and fw_pytorch/loop.py, so the three file
 Optimisers (update rules matched to PyTorch's): optimizers.py. Undoing the warm-up step:
 snapshots.py.
 
-Not for: the epoch loop, timing, input preparation or the run contract (harness.py), nor
+Not for: the epoch loop, timing, input preparation or the run contract (alexbench/harness/), nor
 model definitions (models.py).
 
 Threads and determinism: MXNet reads OMP_NUM_THREADS, MXNET_CPU_WORKER_NTHREADS (one engine
@@ -19,6 +19,7 @@ MXSetNumOMPThreads, which works after import.
 """
 import ctypes
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,8 @@ log = logging.getLogger(__name__)
 
 
 def configure_threads(threads: int) -> None:
-    """Use exactly `threads` OpenMP threads inside each op and one engine worker."""
+    """Use exactly `threads` CPU threads inside each op, one op at a time; call before the
+    framework runs anything."""
     if int(threads) < 1:
         raise ValueError(f"threads must be >= 1, got {threads!r}")
     # The env vars are read when libmxnet loads; this C call resizes the pool after the import.
@@ -43,10 +45,10 @@ def configure_threads(threads: int) -> None:
         raise RuntimeError(f"MXSetNumOMPThreads({threads}) failed: {mx.base.py_str(mx.base._LIB.MXGetLastError())}")
 
 
-def seed_framework(seed: int) -> None:
+def seed_framework(seed: int, deterministic: bool) -> None:
     """Seed MXNet (every device).
 
-    Deterministic kernels come from the environment the harness sets before import:
+    Deterministic kernels (or not) come from the environment the harness sets before import:
     MXNET_ENFORCE_DETERMINISM makes GPU ops pick deterministic algorithms (or fail), and cuDNN
     autotuning is off, so convolutions do not pick the fastest algorithm by timing: both cost
     GPU speed; on CPU neither changes anything.
@@ -55,7 +57,8 @@ def seed_framework(seed: int) -> None:
 
 
 def select_device(hardware_kind: str):
-    """The MXNet context for 'cpu' or 'gpu'; never falls back to CPU for a 'gpu' run."""
+    """The device for 'cpu' or 'gpu'; a 'gpu' run without a GPU raises GPUUnavailableError
+    (never a CPU fallback)."""
     if hardware_kind == "gpu":
         if mx.context.num_gpus() < 1:
             raise hardware.GPUUnavailableError("mx.context.num_gpus() is 0")
@@ -71,11 +74,7 @@ def device_name(device) -> str:
 
 
 def versions() -> dict:
-    """MXNet's version, the CUDA runtime and cuDNN it loaded (None on CPU builds).
-
-    MXNet 1.x has no API for its CUDA/cuDNN versions: they are asked of the libraries libmxnet
-    loaded into this process (libcudart's cudaRuntimeGetVersion, libcudnn's cudnnGetVersion).
-    """
+    """The framework's version and packages, and the CUDA/cuDNN it uses (None on CPU builds)."""
     features = mx.runtime.Features()
     cuda = cudnn = None
     if features.is_enabled("CUDA"):
@@ -99,6 +98,19 @@ def check_environment() -> tuple:
     model.initialize()
     out = model(mx.nd.zeros((2, 1, 8, 8)))
     return mx.__version__, tuple(out.shape)
+
+def peak_matmul_gflops(device, size: int) -> float:
+    """GFLOP/s of the framework's own float32 n x n matrix product on the device, best of 5
+    after one warm-up (the peak that model FLOP utilisation is measured against)."""
+    a = mx.nd.random.uniform(shape=(size, size), ctx=device)
+    b = mx.nd.random.uniform(shape=(size, size), ctx=device)
+    best = float("inf")
+    for _ in range(6):
+        mx.nd.waitall()
+        start = time.perf_counter()
+        mx.nd.dot(a, b).wait_to_read()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best / 1e9
 
 
 def _loaded_library_call(prefix: str, function: str, by_reference: bool):
@@ -179,7 +191,7 @@ class Trainer:
         snapshots.put_back(self.model, self.trainer, state)
 
     def sync(self) -> None:
-        """Block until MXNet's engine has finished every queued op (it runs asynchronously)."""
+        """Block until the device's queued work has finished (before a clock read)."""
         mx.nd.waitall()
 
     def peak_gpu_mb(self):
@@ -195,7 +207,7 @@ class Trainer:
         return (total - free) / 2**20
 
     def save_weights(self, path_stem: str) -> str:
-        """Write the parameters as Gluon's native `<stem>.params` (atomically); returns its name."""
+        """The weights in the framework's native format, written atomically; returns the file's name."""
         path = atomic_files.write_via_path(f"{path_stem}.params", self.model.save_parameters,
                                            suffix=".params")
         return path.name

@@ -8,7 +8,7 @@ their order match fw_gluon/loop.py and fw_pytorch/loop.py, so the three files di
 Optimisers (update rules matched to PyTorch's): optimizers.py. Undoing the warm-up step
 without copying S1's 3.5 GB kernel: snapshots.py.
 
-Not for: the epoch loop, timing, input preparation or the run contract (harness.py), nor
+Not for: the epoch loop, timing, input preparation or the run contract (alexbench/harness/), nor
 model definitions (models.py).
 
 Threads and allocator: the harness sets OMP_NUM_THREADS, TF_NUM_*_THREADS and
@@ -18,6 +18,7 @@ TensorFlow reads them at import); configure_threads fixes TensorFlow's intra-op 
 same shape as MXNet's one engine worker and PyTorch's eager loop).
 """
 import logging
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -35,10 +36,8 @@ INTER_OP_THREADS = 1
 
 
 def configure_threads(threads: int) -> None:
-    """Use exactly `threads` CPU threads inside each op, one op at a time.
-
-    Must run before TensorFlow executes its first op (it raises RuntimeError afterwards).
-    """
+    """Use exactly `threads` CPU threads inside each op, one op at a time; call before the
+    framework runs anything."""
     if int(threads) < 1:
         raise ValueError(f"threads must be >= 1, got {threads!r}")
     try:
@@ -49,7 +48,7 @@ def configure_threads(threads: int) -> None:
                            f"(call it first, right after importing the backend): {err}") from err
 
 
-def seed_framework(seed: int) -> None:
+def seed_framework(seed: int, deterministic: bool) -> None:
     """Seed TensorFlow and Keras, and switch TensorFlow to deterministic ops.
 
     keras.utils.set_random_seed is Keras's one documented call: it seeds TF's global generator
@@ -60,14 +59,13 @@ def seed_framework(seed: int) -> None:
     on CPU it costs little (see the report).
     """
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if deterministic:  # TensorFlow has no call to switch it off again: a process decides once
+        tf.config.experimental.enable_op_determinism()
 
 
 def select_device(hardware_kind: str):
-    """The TF device string for 'cpu' or 'gpu'; never falls back to CPU for a 'gpu' run.
-
-    For 'cpu' the GPUs are hidden from TensorFlow, so no op or variable lands on one by default.
-    """
+    """The device for 'cpu' or 'gpu'; a 'gpu' run without a GPU raises GPUUnavailableError
+    (never a CPU fallback)."""
     if hardware_kind == "gpu":
         gpus = tf.config.list_physical_devices("GPU")
         if not gpus:
@@ -89,7 +87,7 @@ def device_name(device) -> str:
 
 
 def versions() -> dict:
-    """TensorFlow (the framework) and Keras versions, the CUDA/cuDNN TF was built with."""
+    """The framework's version and packages, and the CUDA/cuDNN it uses (None on CPU builds)."""
     build = tf.sysconfig.get_build_info()
     cuda = build.get("cuda_version") if build.get("is_cuda_build") else None
     cudnn = build.get("cudnn_version") if build.get("is_cuda_build") else None
@@ -105,6 +103,20 @@ def check_environment() -> tuple:
                               keras.layers.Flatten(), keras.layers.Dense(3)])
     out = model(np.zeros((2, 8, 8, 1), "float32"))
     return keras.__version__, tuple(out.shape)
+
+def peak_matmul_gflops(device, size: int) -> float:
+    """GFLOP/s of the framework's own float32 n x n matrix product on the device, best of 5
+    after one warm-up (the peak that model FLOP utilisation is measured against)."""
+    with tf.device(device):
+        a, b = tf.random.uniform((size, size)), tf.random.uniform((size, size))
+        best = float("inf")
+        for _ in range(6):
+            tf.test.experimental.sync_devices()
+            start = time.perf_counter()
+            tf.linalg.matmul(a, b)
+            tf.test.experimental.sync_devices()
+            best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best / 1e9
 
 
 class Trainer:
@@ -180,7 +192,7 @@ class Trainer:
         snapshots.put_back(self.model, self.optimizer, state)
 
     def sync(self) -> None:
-        """Block until every queued op on every device has finished (GPU work is asynchronous)."""
+        """Block until the device's queued work has finished (before a clock read)."""
         tf.test.experimental.sync_devices()
 
     def peak_gpu_mb(self):
@@ -190,11 +202,7 @@ class Trainer:
         return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
 
     def save_weights(self, path_stem: str) -> str:
-        """Write the weights as Keras's native `<stem>.weights.h5`; returns the file's name.
-
-        Written under a temporary name and renamed, so an interrupted save leaves no
-        complete-looking file.
-        """
+        """The weights in the framework's native format, written atomically; returns the file's name."""
         path = atomic_files.write_via_path(f"{path_stem}.weights.h5", self.model.save_weights,
                                            suffix=".weights.h5")
         return path.name

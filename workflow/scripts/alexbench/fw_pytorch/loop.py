@@ -20,6 +20,7 @@ Not for: the epoch loop, timing, input preparation or the run contract (alexbenc
 model definitions (models.py). The interface: alexbench/common/backend.py.
 """
 import logging
+import time
 
 import numpy as np
 import torch
@@ -39,7 +40,8 @@ INTER_OP_THREADS = 1
 
 
 def configure_threads(threads: int) -> None:
-    """Use `threads` intra-op threads; call before the first tensor operation."""
+    """Use exactly `threads` CPU threads inside each op, one op at a time; call before the
+    framework runs anything."""
     if int(threads) < 1:
         raise ValueError(f"threads must be >= 1, got {threads!r}")
     torch.set_num_threads(int(threads))
@@ -50,16 +52,18 @@ def configure_threads(threads: int) -> None:
                     torch.get_num_interop_threads())
 
 
-def seed_framework(seed: int) -> None:
-    """Seed torch (CPU and CUDA); deterministic algorithms on."""
+def seed_framework(seed: int, deterministic: bool) -> None:
+    """Seed torch (CPU and CUDA); deterministic algorithms on, or PyTorch's fast path: cuDNN
+    benchmarking on (the tuning guide's advice for fixed input sizes)."""
     torch.manual_seed(seed)  # also seeds every CUDA device
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
 
 
 def select_device(hardware_kind: str):
-    """torch.device for 'cpu' or 'gpu'; a gpu run without CUDA raises GPUUnavailableError."""
+    """The device for 'cpu' or 'gpu'; a 'gpu' run without a GPU raises GPUUnavailableError
+    (never a CPU fallback)."""
     if hardware_kind == "cpu":
         return torch.device("cpu")
     if hardware_kind != "gpu":
@@ -77,6 +81,7 @@ def device_name(device) -> str:
 
 
 def versions() -> dict:
+    """The framework's version and packages, and the CUDA/cuDNN it uses (None on CPU builds)."""
     cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     return {"framework": torch.__version__,
             "framework_detail": {"torch": torch.__version__},
@@ -89,6 +94,21 @@ def check_environment() -> tuple:
     with torch.no_grad():
         out = model(torch.zeros(2, 1, 8, 8))
     return torch.__version__, tuple(out.shape)
+
+def peak_matmul_gflops(device, size: int) -> float:
+    """GFLOP/s of the framework's own float32 n x n matrix product on the device, best of 5
+    after one warm-up (the peak that model FLOP utilisation is measured against)."""
+    a, b = torch.rand(size, size, device=device), torch.rand(size, size, device=device)
+    best = float("inf")
+    for _ in range(6):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best / 1e9
 
 
 class Trainer:
@@ -111,7 +131,7 @@ class Trainer:
         return images.permute(0, 3, 1, 2).contiguous(), labels
 
     def train_batch(self, x, y):
-        """One optimiser step; (mean loss, correct top-1) of the batch before the step."""
+        """One optimiser step on NHWC float32 `x`, int64 `y`: (mean loss, correct top-1)."""
         images, labels = self._inputs(x, y)
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
@@ -123,7 +143,7 @@ class Trainer:
         return float(loss.item()), int(correct.item())
 
     def evaluate_batch(self, x, y):
-        """(mean loss, correct top-1, correct top-5) without gradients; dropout off."""
+        """Inference mode (dropout off), no gradients: (mean loss, correct top-1, correct top-k)."""
         images, labels = self._inputs(x, y)
         self.model.eval()
         with torch.inference_mode():
@@ -151,6 +171,7 @@ class Trainer:
         snapshots.put_back(self.model, self.optimizer, self.device, state)
 
     def sync(self) -> None:
+        """Block until the device's queued work has finished (before a clock read)."""
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
@@ -160,7 +181,7 @@ class Trainer:
         return torch.cuda.max_memory_allocated(self.device) / 2 ** 20
 
     def save_weights(self, path_stem: str) -> str:
-        """The model's state_dict as `<path_stem>.pt` (written atomically); returns its name."""
+        """The weights in the framework's native format, written atomically; returns the file's name."""
         path = atomic_files.write_atomically(f"{path_stem}.pt",
                                              lambda f: torch.save(self.model.state_dict(), f), "wb")
         return path.name

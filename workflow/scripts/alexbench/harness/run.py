@@ -28,7 +28,7 @@ from pathlib import Path
 
 from alexbench.common import atomic_files, gpu_devices, hardware, registry, run_contract
 from alexbench.common.progress import Progress, open_terminal
-from alexbench.harness import metrics_doc, runtime, schedule as schedules
+from alexbench.harness import metrics_doc, peak, runtime, schedule as schedules
 from alexbench.harness.epochs import evaluate, train_epoch
 from alexbench.harness.meters import PhaseMeter
 from alexbench.harness.pipeline import prepare_one_batch
@@ -56,6 +56,9 @@ def parse_args(argv=None):
                         help="the experiment's resolved settings as JSON (settings.schema.json)")
     parser.add_argument("--threads", type=int, default=runtime.default_threads(),
                         help="CPU threads for every runtime (default: the cores this process may use)")
+    parser.add_argument("--peak-cache", type=Path,
+                        help="folder caching this host's peak matmul rate (resources/peaks); "
+                        "without it no model FLOP utilisation is recorded")
     args = parser.parse_args(argv)
     if args.seed < 0:
         parser.error("--seed must be >= 0")
@@ -109,8 +112,11 @@ def run(args, started_at):
                                            "or CUDA_VISIBLE_DEVICES hides them")
     # One device per GPU job (a lock per id), chosen before the framework loads CUDA.
     args.gpu_id = gpu_devices.claim_gpu(log=log.info).gpu_id if args.hardware == "gpu" else None
-    backend = runtime.start_backend(args.framework, args.threads)
+    backend = runtime.start_backend(args.framework, args.threads, args.settings["deterministic"])
     device = backend.select_device(args.hardware)
+    # Before anything is seeded: the probe's random matrices must not shift the run's streams.
+    env = registry.framework(args.framework).env_name(args.hardware)
+    args.peak = peak.peak_gflops(backend, device, args.peak_cache, env, args.threads)
     metrics = train(args, backend, device, started_at)
     path = run_contract.write_metrics(args.out_dir, metrics)
     log.info("wrote %s (status %s)", path, metrics["status"])
@@ -123,7 +129,7 @@ def train(args, backend, device, started_at):
     from alexbench.common import prepared
 
     settings = args.settings
-    runtime.seed_everything(backend, args.seed)
+    runtime.seed_everything(backend, args.seed, settings["deterministic"])
     write_env_txt(args.out_dir)
 
     data = prepared.open_prepared(args.data_dir)
@@ -238,6 +244,7 @@ def train(args, backend, device, started_at):
         device_found=metrics_doc.device(backend, device, args.hardware, args.threads,
                                         getattr(args, "gpu_id", None)),
         parameters=trainer.parameters, counts=(len(train_idx), len(val_idx), len(test_idx)),
+        num_classes=data.num_classes,
         history=history, train_time=train_time, epoch_times=epoch_times,
         train_ips=metrics_doc.train_throughput(train_phase, steady_first_epoch),
         eval_ips=eval_ips, test=test, time_to_target=time_to_target,

@@ -187,13 +187,26 @@ def experiment_title(config: dict, experiment) -> str:
     return f"{experiment}: {title}" if title else str(experiment)
 
 
+# Only experiments that publish top-5 (alexnet-2012) get the column, next to top-1.
+TOP5_COLUMN = ("Test top-5 accuracy", lambda r: _fmt(r.get("test.top5_accuracy"), 4))
+
+
+def table_columns(group: pd.DataFrame) -> list:
+    """TABLE_COLUMNS, plus top-5 after top-1 where any run of the experiment reports it."""
+    if "test.top5_accuracy" not in group or not group["test.top5_accuracy"].notna().any():
+        return TABLE_COLUMNS
+    at = [h for h, _ in TABLE_COLUMNS].index("Test accuracy") + 1
+    return TABLE_COLUMNS[:at] + [TOP5_COLUMN] + TABLE_COLUMNS[at:]
+
+
 def readme_tables(perf: pd.DataFrame, config: dict):
     """[(experiment title, header list, rows of cell strings, run ids)] in the seed S0 README
     style: one table per experiment, rows numbered from 1."""
     tables = []
     for experiment, group in perf.groupby("experiment", sort=True, dropna=False):
-        header = ["#"] + [h for h, _ in TABLE_COLUMNS]
-        rows = [[str(i)] + [fmt(row) for _, fmt in TABLE_COLUMNS]
+        columns = table_columns(group)
+        header = ["#"] + [h for h, _ in columns]
+        rows = [[str(i)] + [fmt(row) for _, fmt in columns]
                 for i, row in enumerate((r for _, r in group.iterrows()), start=1)]
         tables.append((experiment_title(config, experiment), header, rows, list(group["run_id"])))
     return tables
