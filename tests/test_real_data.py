@@ -10,8 +10,8 @@ LOSS_SPREAD), and the report shows the real figures marked "subset" with the pac
 
 Skips where the package cannot be fetched, unless ALEXBENCH_REALDATA_REQUIRED=1 (CI).
 Four one-thread training runs of 1-6 minutes each, two at a time (each run's own time is in its
-log and metrics.json): 10 minutes here on 2 cores shared with other work (load 5-7); on 2 quiet
-cores an estimated 4 (not measured).
+log and metrics.json): 7.5-10 minutes here on 2 cores shared with other work (load 5-7); on 2
+quiet cores an estimated 4 (not measured).
 """
 import gzip
 import json
