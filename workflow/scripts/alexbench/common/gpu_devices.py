@@ -15,7 +15,9 @@ Candidates, in order of precedence:
   gives exclusively): used as is, no lock, since its ids may be renumbered per job;
 - CUDA_VISIBLE_DEVICES set by the user: its entries;
 - otherwise every GPU `nvidia-smi -L` lists (0..N-1).
-Lock dir: ALEXBENCH_GPU_LOCK_DIR, default /tmp/alexbench-gpu-locks (per machine).
+Lock dir: ALEXBENCH_GPU_LOCK_DIR, default /tmp/alexbench-gpu-locks-<uid> (per machine and user:
+another user's lock files could not be opened; set a shared, writable folder to keep several
+users' runs apart too).
 
 Stdlib only. Not for finding out whether a GPU exists (`common.hardware.gpu_visible`).
 """
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 
 IDS_ENV = "ALEXBENCH_GPU_IDS"
 LOCK_DIR_ENV = "ALEXBENCH_GPU_LOCK_DIR"
-DEFAULT_LOCK_DIR = "/tmp/alexbench-gpu-locks"
+DEFAULT_LOCK_DIR = f"/tmp/alexbench-gpu-locks-{os.getuid()}"
 POLL_S = 0.5
 
 _held = []  # open lock files of this process: closing one would release its device
