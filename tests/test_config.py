@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from alexbench.workflow_config import ConfigError, expand_runs, validate_config
+from alexbench.workflow_config import ConfigError, expand_runs, training_settings, validate_config
 
 from conftest import REPO
 from plugins.checkout import copy_checkout
@@ -35,6 +35,8 @@ BAD_CONFIGS = {
     "unknown dataset": ({"experiments": {"S2": {"dataset": "svhn"}}}, "experiments.S2.dataset"),
     "unknown hardware": ({"hardware": ["tpu"]}, "hardware"),
     "bad mirror": ({"mirror": "ftp://example.org/"}, "mirror"),
+    "subset of no images": ({"subset": {"train": 0}}, "subset"),
+    "subset of an unknown split": ({"subset": {"train": 10, "val": 5}}, "subset"),
     "bad checksum": ({"datasets": {"mnist": {"files": {"t10k-labels-idx1-ubyte.gz": {"sha256": "abc"}}}}},
                      "datasets.mnist.files.t10k-labels-idx1-ubyte.gz.sha256"),
     "two experiments on one run path": (
@@ -197,3 +199,20 @@ def test_bare_command_runs_without_cores_on_the_command_line(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert (clone / target).is_file()
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ({}, (None, None, False, None)),
+    ({"subset": {"train": 12000, "test": 2000}}, (12000, 2000, False, {"train": 12000, "test": 2000})),
+    ({"subset": {"train": 12000}}, (12000, None, False, {"train": 12000})),
+    ({"smoke": True}, (256, 256, True, None)),
+    # Smoke still caps a subset at its 256 images; the run records both.
+    ({"smoke": True, "subset": {"train": 100, "test": 2000}}, (100, 256, True, {"train": 100, "test": 2000})),
+])
+def test_subset_becomes_the_first_n_images_of_each_split(extra, expected):
+    config = validate_config({**yaml.safe_load((REPO / "config.yaml").read_text()), **extra})
+    settings = training_settings(config, "S0")
+    assert (settings["max_train_images"], settings["max_test_images"], settings["smoke"],
+            settings["subset"]) == expected
+    assert settings["epochs"] == (1 if config["smoke"] else 12)
+

@@ -62,9 +62,10 @@ def versions(backend, hardware_kind, numpy_version):
     return found
 
 
-def device(backend, device_handle, hardware_kind, threads):
+def device(backend, device_handle, hardware_kind, threads, gpu_id=None):
     name = backend.device_name(device_handle) if hardware_kind == "gpu" else hardware.cpu_model_name()
-    return {"kind": hardware_kind, "name": name, "threads": threads, "hostname": socket.gethostname()}
+    return {"kind": hardware_kind, "name": name, "threads": threads, "hostname": socket.gethostname(),
+            "gpu_id": gpu_id}
 
 
 def compute(model, num_classes, train_ips, peak):
@@ -90,6 +91,7 @@ def build(*, args, settings, status, versions_found, device_found, parameters, c
                 "hardware": args.hardware, "seed": args.seed},
         "status": status,
         "smoke": bool(settings["smoke"]),
+        "subset": settings["subset"],
         "versions": versions_found,
         "device": device_found,
         "settings": {"epochs": settings["epochs"], "batch_size": settings["batch_size"],

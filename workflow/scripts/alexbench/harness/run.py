@@ -26,7 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-from alexbench.common import atomic_files, hardware, registry, run_contract
+from alexbench.common import atomic_files, gpu_devices, hardware, registry, run_contract
+from alexbench.common.progress import Progress, open_terminal
 from alexbench.harness import metrics_doc, peak, runtime, schedule as schedules
 from alexbench.harness.epochs import evaluate, train_epoch
 from alexbench.harness.meters import PhaseMeter
@@ -109,6 +110,8 @@ def run(args, started_at):
     if args.hardware == "gpu" and not hardware.gpu_visible():
         raise hardware.GPUUnavailableError("nvidia-smi -L and /proc/driver/nvidia list none, "
                                            "or CUDA_VISIBLE_DEVICES hides them")
+    # One device per GPU job (a lock per id), chosen before the framework loads CUDA.
+    args.gpu_id = gpu_devices.claim_gpu(log=log.info).gpu_id if args.hardware == "gpu" else None
     backend = runtime.start_backend(args.framework, args.threads, args.settings["deterministic"])
     device = backend.select_device(args.hardware)
     # Before anything is seeded: the probe's random matrices must not shift the run's streams.
@@ -165,6 +168,7 @@ def train(args, backend, device, started_at):
     steady_first_epoch = None
     status, time_to_target = "ok", None
     meter = PhaseMeter()
+    progress = Progress(epochs, n_batches, label=str(args.out_dir), terminal=open_terminal())
 
     trainer.sync()
     loop_start = time.perf_counter()
@@ -172,8 +176,9 @@ def train(args, backend, device, started_at):
         epoch_start = time.perf_counter()
         lr = trainer.get_learning_rate()
         order = shuffle_rng.permutation(train_idx)
+        progress.start_epoch(epoch)
         result = train_epoch(trainer, train_split, order, batch_size, args.model, augment_rng,
-                             meter, warm_batches if epoch == 1 else None)
+                             meter, warm_batches if epoch == 1 else None, progress)
         train_end = time.perf_counter()
         if result.diverged_at_batch is not None:
             status = "diverged"
@@ -236,7 +241,8 @@ def train(args, backend, device, started_at):
     return metrics_doc.build(
         args=args, settings=settings, status=status,
         versions_found=metrics_doc.versions(backend, args.hardware, np.__version__),
-        device_found=metrics_doc.device(backend, device, args.hardware, args.threads),
+        device_found=metrics_doc.device(backend, device, args.hardware, args.threads,
+                                        getattr(args, "gpu_id", None)),
         parameters=trainer.parameters, counts=(len(train_idx), len(val_idx), len(test_idx)),
         num_classes=data.num_classes,
         history=history, train_time=train_time, epoch_times=epoch_times,

@@ -119,6 +119,8 @@ def _precheck(runs, metric, claim, exp) -> tuple:
         return f"run {'/'.join(states)}: {detail}", [], None
     if any(r.metrics["smoke"] for r in ok):
         return "smoke run (1 epoch, few images): not comparable with published figures", ok, None
+    if any(r.metrics.get("subset") for r in ok):
+        return "subset run (first images of each split): not comparable with published figures", ok, None
     if metric in HARDWARE_BOUND:
         published_hw = claim.get("hardware")
         devices = sorted({r.metrics["device"]["name"] for r in ok})

@@ -101,6 +101,8 @@ def headline_sentence(workload: dict) -> str:
                  f"({FRAMEWORK_LABELS.get(slowest['framework'], slowest['framework'])}); others' accuracy: {others}")
     if best["smoke"]:
         text += " (smoke run: timings not meaningful)"
+    if best.get("subset"):
+        text += " (subset: the first images of each split, not comparable with full runs)"
     if failed:
         text += f"; no completed run for {', '.join(failed)}"
     return text + "."

@@ -110,6 +110,7 @@ def summary_frame(perf: pd.DataFrame) -> pd.DataFrame:
         names = ok["device.name"].dropna().unique() if "device.name" in ok else []
         row["device"] = ", ".join(sorted(names))
         row["smoke"] = bool(any(_is_true(v) for v in ok["smoke"])) if "smoke" in ok else False
+        row["subset"] = bool(any(is_subset(r) for _, r in ok.iterrows()))
         for stem, column in SUMMARISED:
             values = pd.to_numeric(ok[column], errors="coerce") if column in ok else []
             stats = mean_ci(list(values))
@@ -132,6 +133,11 @@ def framework_version(row) -> str:
         return ", ".join(parts)
     version = row.get("versions.framework")
     return str(version) if _present(version) else ""
+
+
+def is_subset(row) -> bool:
+    """Whether a performance row (flattened metrics.json) was trained on a config `subset`."""
+    return any(_present(row.get(f"subset.{split}")) for split in ("train", "test"))
 
 
 def _present(value) -> bool:
@@ -164,7 +170,8 @@ TABLE_COLUMNS = [
     ("Python version", lambda r: _text(r.get("versions.python"))),
     ("Hardware", lambda r: _text(r.get("device.name")) or r["hardware"]),
     ("Seed", lambda r: str(r["seed"])),
-    ("Status", lambda r: r["status"] + (" (smoke)" if _is_true(r.get("smoke")) else "")),
+    ("Status", lambda r: r["status"] + (" (smoke)" if _is_true(r.get("smoke")) else "")
+     + (" (subset)" if is_subset(r) else "")),
     ("Training time (s)", lambda r: _fmt(r.get("train_time_s"), 1)),
     ("Test loss", lambda r: _fmt(r.get("test.loss"), 4)),
     ("Test accuracy", lambda r: _fmt(r.get("test.accuracy"), 4)),
@@ -279,12 +286,12 @@ def headline(summary: pd.DataFrame) -> list[dict]:
                             "test_accuracy_sd": row["test_accuracy_sd"],
                             "speedup_vs_slowest": slowest / row["train_time_s_mean"]
                             if row["train_time_s_mean"] else math.nan,
-                            "smoke": bool(row["smoke"])})
+                            "smoke": bool(row["smoke"]), "subset": bool(row.get("subset"))})
         for _, row in unmeasured.iterrows():
             entries.append({"framework": row["framework"], "n_ok": 0, "n_runs": int(row["n_runs"]),
                             "device": "", "train_time_s": math.nan, "train_images_per_s": math.nan,
                             "test_accuracy": math.nan, "test_accuracy_sd": math.nan,
-                            "speedup_vs_slowest": math.nan, "smoke": False})
+                            "speedup_vs_slowest": math.nan, "smoke": False, "subset": False})
         workloads.append({"experiment": key[0], "dataset": key[1], "model": key[2],
                           "hardware": key[3], "ranking": entries,
                           "fastest": entries[0]["framework"] if len(measured) else None})
