@@ -14,6 +14,7 @@ the files with their own sha256 and sizes: what the workflow's documented checks
 Fixture `real_fashion_mnist` (session scope): skips with the reason where the package cannot
 be fetched, unless ALEXBENCH_REALDATA_REQUIRED=1 (CI), which turns the skip into a failure.
 The cache folder is $ALEXBENCH_CACHE or ~/.cache/alexbench; a verified unpacked copy is reused.
+tests/run fetches it before pytest starts, so the tests themselves touch no network.
 
     python tests/plugins/debian_fashion_mnist.py [--cache DIR]   # fetch and verify, print JSON
 
