@@ -12,9 +12,11 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/pretrained_common.smk"
 include: "workflow/rules/envs.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/pretrained.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -22,3 +24,4 @@ rule all:
     default_target: True
     input:
         get_final_outputs(),
+        get_pretrained_outputs(),

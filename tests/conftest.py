@@ -4,6 +4,7 @@ Framework code never runs inside this pytest process: each framework lives in it
 (built by the test command, tests/run), and tests call that venv's interpreter.
 """
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,9 @@ pytest_plugins = sorted(f"plugins.{p.stem}" for p in (REPO / "tests" / "plugins"
 from alexbench.common import registry  # noqa: E402  (stdlib only)
 
 FRAMEWORKS = registry.framework_names()
+# Training runs started by tests keep their progress lines in their logs, off the terminal
+# that runs pytest (common/progress.py).
+os.environ.setdefault("ALEXBENCH_PROGRESS_TTY", "0")
 
 
 def env_python(env: str) -> Path:

@@ -2,13 +2,16 @@
 
 Each bad config goes through a real `snakemake -n`, so the check is the one users hit.
 """
+import gzip
+import hashlib
+import struct
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from alexbench.workflow_config import ConfigError, expand_runs, validate_config
+from alexbench.workflow_config import ConfigError, expand_runs, training_settings, validate_config
 
 from conftest import REPO
 from plugins.checkout import copy_checkout
@@ -32,6 +35,8 @@ BAD_CONFIGS = {
     "unknown dataset": ({"experiments": {"S2": {"dataset": "svhn"}}}, "experiments.S2.dataset"),
     "unknown hardware": ({"hardware": ["tpu"]}, "hardware"),
     "bad mirror": ({"mirror": "ftp://example.org/"}, "mirror"),
+    "subset of no images": ({"subset": {"train": 0}}, "subset"),
+    "subset of an unknown split": ({"subset": {"train": 10, "val": 5}}, "subset"),
     "bad checksum": ({"datasets": {"mnist": {"files": {"t10k-labels-idx1-ubyte.gz": {"sha256": "abc"}}}}},
                      "datasets.mnist.files.t10k-labels-idx1-ubyte.gz.sha256"),
     "two experiments on one run path": (
@@ -39,6 +44,14 @@ BAD_CONFIGS = {
                                    "dataset": "mnist", "epochs": 1, "batch_size": 8,
                                    "optimizer": {"name": "adam", "learning_rate": 0.001}}}},
         "experiments.S2bis"),
+    "bad weights digest": ({"weights": {"bvlc_alexnet": {"checksums": {"sha1": "9116"}}}},
+                           "weights.bvlc_alexnet.checksums.sha1"),
+    "unknown weights digest kind": ({"weights": {"bvlc_alexnet": {"checksums": {"md5": "0" * 32}}}},
+                                    "weights.bvlc_alexnet.checksums.md5"),
+    "weights on an unknown dataset": ({"weights": {"bvlc_alexnet": {"dataset": "imagenet"}}},
+                                      "weights.bvlc_alexnet.dataset"),
+    "weights of an unknown experiment": ({"weights": {"bvlc_alexnet": {"experiment": "S9"}}},
+                                         "weights.bvlc_alexnet.experiment"),
 }
 
 
@@ -78,6 +91,16 @@ def test_checksum_can_be_overridden_by_a_user_config(tmp_path):
     assert "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5" in proc.stdout
 
 
+def test_a_user_sha256_is_checked_beside_the_published_sha1(tmp_path):
+    override = tmp_path / "mine.yaml"
+    override.write_text(yaml.safe_dump({"weights": {"bvlc_alexnet": {"checksums": {"sha256": "1" * 64}}}}))
+    proc = dry_run("--configfile", str(REPO / "config.yaml"), str(override), "--printshellcmds",
+                   "resources/downloads/weights/bvlc_alexnet/bvlc_alexnet.caffemodel", quiet=False)
+    assert proc.returncode == 0, proc.stderr
+    assert ("--digest sha1:9116a64c0fbe4459d18f4bb6b56d647b63920377 --digest sha256:" + "1" * 64) in proc.stdout
+    assert "--url http://dl.caffe.berkeleyvision.org/bvlc_alexnet.caffemodel" in proc.stdout
+
+
 def test_default_config_expands_the_full_dag_offline(tmp_path):
     """On a fresh clone (no venvs, no downloads) a dry run lists every stage for every run."""
     fresh = copy_checkout(tmp_path / "clone", venvs=False)
@@ -93,9 +116,14 @@ def test_default_config_expands_the_full_dag_offline(tmp_path):
         assert f"{run.path}/metrics.json" in proc.stdout, run.path
     # Seeds' frameworks, plus the cross-framework block in all three frameworks.
     workloads = {(r.experiment, r.framework) for r in runs}
-    assert {("S1", "keras"), ("S2", "keras"), ("S3", "gluon"), ("S4", "keras")} <= workloads
+    assert {("S1", "keras"), ("S2", "keras"), ("S3", "gluon"), ("S4", "keras"), ("S4", "pytorch"), ("S4", "gluon")} <= workloads
     for framework in ("keras", "gluon", "pytorch"):
         assert ("D", framework) in workloads and ("S0", framework) in workloads
+        for hardware in ("cpu", "gpu"):
+            assert f"results/pretrained/{framework}/imagenette-320/alexnet-2012/{hardware}/metrics.json" \
+                in proc.stdout
+    for rule in ("download_weights", "convert_weights", "evaluate_pretrained", "pretrained_agreement"):
+        assert f"rule {rule}:" in proc.stdout, rule
     assert {r.hardware for r in runs} == {"cpu", "gpu"}
 
 
@@ -132,3 +160,59 @@ def test_timed_cpu_runs_leave_no_room_for_preparation_beside_them():
     assert slots[("train", "gpu")] == {"none"}
     assert slots[("prepare", "cpu")] == {"cpu_timing_slot=1"}
     assert slots[("download", "cpu")] == {"none"}
+
+
+def test_sha256_override_without_bytes_drops_the_official_size_check(tmp_path, loopback_server):
+    """A re-compressed mirror copy, vouched for by a sha256 override alone, downloads through the
+    real download rule from a loopback mirror; the log says the size was not checked."""
+    labels = struct.pack(">2I", 2049, 1000) + bytes(i % 10 for i in range(1000))
+    copy = gzip.compress(labels, compresslevel=1)
+    (loopback_server.root / "mnist").mkdir()
+    (loopback_server.root / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(copy)
+    name = "t10k-labels-idx1-ubyte.gz"
+    override = tmp_path / "mine.yaml"
+    override.write_text(yaml.safe_dump({
+        "mirror": loopback_server.url,
+        # Official URLs that only reach the loopback server (404): no test touches the internet.
+        "datasets": {"mnist": {"urls": [f"{loopback_server.url}/official/"],
+                               "files": {name: {"sha256": hashlib.sha256(copy).hexdigest()}}}}}))
+    clone = copy_checkout(tmp_path / "clone", venvs=False)
+    proc = subprocess.run([*SNAKEMAKE, f"resources/downloads/mnist/{name}", "--cores", "1",
+                           "--configfile", "config.yaml", str(override)], cwd=clone, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    log = (clone / "logs" / "download" / "mnist" / f"{name}.log").read_text()
+    assert (clone / "resources" / "downloads" / "mnist" / name).read_bytes() == copy
+    assert (f"size not checked, only the sha256: datasets.mnist.files.{name}.sha256 is overridden "
+            f"without bytes") in log
+    # Files whose sha256 is not overridden keep their size check.
+    proc = dry_run("resources/downloads/mnist/train-labels-idx1-ubyte.gz", "--printshellcmds",
+                   "--configfile", "config.yaml", str(override), quiet=False, cwd=clone)
+    assert "--bytes 28881" in proc.stdout
+
+
+def test_bare_command_runs_without_cores_on_the_command_line(tmp_path):
+    """`snakemake <target>` as typed in the README: the workflow profile supplies the cores."""
+    clone = copy_checkout(tmp_path / "clone")
+    target = "resources/downloads/mnist/t10k-labels-idx1-ubyte.gz"
+    proc = subprocess.run([*SNAKEMAKE, target, "--config", "demo=true"], cwd=clone,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert (clone / target).is_file()
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ({}, (None, None, False, None)),
+    ({"subset": {"train": 12000, "test": 2000}}, (12000, 2000, False, {"train": 12000, "test": 2000})),
+    ({"subset": {"train": 12000}}, (12000, None, False, {"train": 12000})),
+    ({"smoke": True}, (256, 256, True, None)),
+    # Smoke still caps a subset at its 256 images; the run records both.
+    ({"smoke": True, "subset": {"train": 100, "test": 2000}}, (100, 256, True, {"train": 100, "test": 2000})),
+])
+def test_subset_becomes_the_first_n_images_of_each_split(extra, expected):
+    config = validate_config({**yaml.safe_load((REPO / "config.yaml").read_text()), **extra})
+    settings = training_settings(config, "S0")
+    assert (settings["max_train_images"], settings["max_test_images"], settings["smoke"],
+            settings["subset"]) == expected
+    assert settings["epochs"] == (1 if config["smoke"] else 12)
+

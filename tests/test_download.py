@@ -150,10 +150,37 @@ def test_connection_that_always_drops_fails_and_keeps_part_for_resume(tmp_path, 
     out = tmp_path / "file.bin"
     proc = run_download(out, sha256(payload), [loopback_server.url_for("a.bin")], "--retries", "2")
     assert proc.returncode != 0
-    assert len(loopback_server.requests_for("a.bin")) == 3
-    assert "gave up after 3 attempts" in proc.stderr
+    # The first attempt brought 50,000 new bytes; the next three restarted from 0 and added
+    # nothing: only those count against --retries 2.
+    assert len(loopback_server.requests_for("a.bin")) == 4
+    assert "gave up after 4 attempts, 3 of them without progress" in proc.stderr
     assert not out.exists()
     assert out.with_name("file.bin.part").stat().st_size == 50_000
+
+
+def test_slow_but_progressing_download_is_resumed_until_complete(tmp_path, loopback_server,
+                                                                 payload):
+    """Every connection drops after 40,000 bytes, but each resumes where the last stopped:
+    eight attempts, all progressing, so --retries 1 does not give up."""
+    loopback_server.set_behaviour("a.bin", drop_after_bytes=40_000)
+    out = tmp_path / "file.bin"
+    proc = run_download(out, sha256(payload), [loopback_server.url_for("a.bin")], "--retries", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == payload
+    ranges = [r.range for r in loopback_server.requests_for("a.bin")]
+    assert ranges == [None] + [f"bytes={40_000 * i}-" for i in range(1, 8)]
+
+
+def test_unknown_host_moves_to_the_next_url_at_once(tmp_path, loopback_server, payload):
+    """A name that does not resolve (the reserved .invalid domain, so never the internet):
+    no retries on it, straight to the next URL."""
+    unknown = "http://alexbench-mirror.invalid/a.bin"
+    out = tmp_path / "file.bin"
+    proc = run_download(out, sha256(payload), [unknown, loopback_server.url_for("a.bin")],
+                        "--retries", "4")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{unknown} failed: host not found" in proc.stderr
+    assert "retrying" not in proc.stderr
 
 
 def unused_port() -> int:
@@ -219,3 +246,56 @@ def test_digest_can_come_from_a_sha256sum_list(tmp_path, loopback_server, payloa
                           timeout=60)
     assert proc.returncode == 1 and "lists no digest for unlisted.bin" in proc.stderr
     assert_nothing_left(missing)
+
+
+def sha1(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+def run_download_with(out: Path, digest_args, urls):
+    python = REPO / ".venvs" / "report" / "bin" / "python"
+    args = [python, DOWNLOAD, "--out", out, "--backoff-s", "0.01", "--timeout-s", "10", *digest_args]
+    for url in urls:
+        args += ["--url", url]
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=60, cwd=REPO)
+
+
+def test_the_digest_kind_a_source_publishes_is_checked(tmp_path, loopback_server, payload):
+    """The BVLC model zoo publishes sha1: it is checked like a sha256, from config or a list."""
+    url = loopback_server.url_for("a.bin")
+    out = tmp_path / "ok" / "file.bin"
+    proc = run_download_with(out, ["--digest", f"sha1:{sha1(payload)}"], [url])
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == payload
+    sums = tmp_path / "SHA1SUMS"
+    sums.write_text(f"{sha1(payload)}  listed.bin\n")
+    listed = tmp_path / "ok" / "listed.bin"
+    proc = run_download_with(listed, ["--digest-file", f"sha1:{sums}"], [url])
+    assert proc.returncode == 0, proc.stderr
+
+    bad = tmp_path / "bad" / "file.bin"
+    proc = run_download_with(bad, ["--digest", f"sha1:{sha1(payload + b'x')}"], [url])
+    assert proc.returncode == 1
+    assert f"sha1 mismatch for {url}: expected {sha1(payload + b'x')}, actual {sha1(payload)}" in proc.stderr
+    assert_nothing_left(bad)
+
+
+def test_a_pinned_sha256_is_checked_beside_the_published_sha1(tmp_path, loopback_server, payload):
+    url = loopback_server.url_for("a.bin")
+    out = tmp_path / "file.bin"
+    proc = run_download_with(out, ["--digest", f"sha1:{sha1(payload)}",
+                                   "--digest", f"sha256:{'0' * 64}"], [url])
+    assert proc.returncode == 1 and "sha256 mismatch" in proc.stderr
+    assert_nothing_left(out)
+    proc = run_download_with(out, ["--digest", f"sha1:{sha1(payload)}",
+                                   "--sha256", sha256(payload)], [url])
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_unknown_digest_kinds_and_missing_digests_are_refused(tmp_path, loopback_server, payload):
+    url = loopback_server.url_for("a.bin")
+    proc = run_download_with(tmp_path / "f.bin", ["--digest", f"md4:{'0' * 32}"], [url])
+    assert proc.returncode == 1 and "unsupported digest kind 'md4'" in proc.stderr
+    proc = run_download_with(tmp_path / "f.bin", [], [url])
+    assert proc.returncode == 1 and "give an expected digest" in proc.stderr
+    assert loopback_server.requests == []

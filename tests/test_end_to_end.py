@@ -47,6 +47,19 @@ def synthesize_mirror(root: Path, config: dict) -> dict:
     return overrides
 
 
+def synthesize_weights_mirror(root: Path, config: dict) -> dict:
+    """Write every weights entry's synthetic .caffemodel under root/weights/; return checksums
+    overrides (the synthetic file's sha1 in place of the published one)."""
+    overrides = {}
+    for name, entry in config["weights"].items():
+        subprocess.run([str(env_python("report")), "workflow/scripts/synthesize_caffemodel.py",
+                        "--out", str(root / "weights"), "--file", entry["file"], "--seed", "0"],
+                       cwd=REPO, check=True, capture_output=True, timeout=600)
+        digest = (root / "weights" / "SHA1SUMS").read_text().split()[0]
+        overrides[name] = {"checksums": {"sha1": digest}}
+    return overrides
+
+
 def merged(base: dict, override: dict) -> dict:
     """Nested keys merge, as Snakemake merges --configfile files."""
     result = dict(base)
@@ -82,9 +95,10 @@ def test_whole_dag_in_smoke_mode_against_a_loopback_mirror(tmp_path):
     workdir = copy_checkout(tmp_path / "checkout")
     base = yaml.safe_load((REPO / "config.yaml").read_text())
     datasets = synthesize_mirror(tmp_path / "mirror", base)
+    weights = synthesize_weights_mirror(tmp_path / "mirror", base)
     with serve_folder(tmp_path / "mirror") as server:
         override = {"mirror": server.url, "smoke": True, "seeds": [0], "datasets": datasets,
-                    "hardware": ["cpu"]}
+                    "weights": weights, "hardware": ["cpu"]}
         (workdir / "test-config.yaml").write_text(yaml.safe_dump(override))
         snakemake(workdir, "--configfile", "config.yaml", "test-config.yaml")
         served = [r for r in server.requests if r.status in (200, 206)]
@@ -93,7 +107,9 @@ def test_whole_dag_in_smoke_mode_against_a_loopback_mirror(tmp_path):
     # Every dataset file came from the mirror (there is no internet here to fall back on).
     used = {r.dataset for r in runs}
     wanted = {f for name in used for f in datasets[name]["files"]}
-    assert {r.path.split("/")[-1] for r in served} >= wanted
+    assert {r.path.split("/")[-1] for r in served} >= wanted | {"bvlc_alexnet.caffemodel"}
+    for framework in ("pytorch", "keras", "gluon"):
+        assert (workdir / f"results/pretrained/{framework}/imagenette-320/alexnet-2012/cpu/metrics.json").exists()
     report = (workdir / "results/report.html").read_text()
     for run in runs:
         assert run.model in report
@@ -140,3 +156,30 @@ def test_failed_run_after_keep_going_is_listed_in_the_report(tmp_path):
     failed = [row for row in rows if "/gpu/" in row or ",gpu," in row]
     assert failed and "failed" in failed[0], rows
     assert "no GPU is visible" in (workdir / "results/report.html").read_text()
+
+
+def test_offline_demo_builds_s4_in_three_frameworks_and_the_published_weights(tmp_path):
+    """Issue 9's demo: S4 trains in PyTorch, Keras and Gluon, the synthetic .caffemodel (real
+    wire format, own SHA1SUMS) is converted and evaluated in all three, and the report shows
+    S4 with top-5 and the Published weights section with the cross-framework agreement."""
+    from alexbench.pretrained import contract
+    workdir = copy_checkout(tmp_path / "checkout")
+    proc = snakemake(workdir, "--config", "demo=true", "experiments_only=[S4]", "hardware=[cpu]")
+    output = proc.stdout + proc.stderr
+    assert "rule synthesize_weights" in output and "--digest-file sha1:" in output
+    for framework in ("pytorch", "keras", "gluon"):
+        run = read_metrics(workdir / f"results/runs/{framework}/imagenette-320/alexnet-2012/cpu/seed0/metrics.json")
+        assert run["status"] == "ok" and run["parameters"] == 56_909_194
+        assert run["test"]["top5_accuracy"] is not None
+        evaluation = contract.read_metrics(
+            workdir / f"results/pretrained/{framework}/imagenette-320/alexnet-2012/cpu/metrics.json")
+        assert evaluation["parameters"] == 60_965_224
+        assert evaluation["settings"]["images"] == 200
+    agreement = json.loads((workdir / "results/pretrained/agreement/imagenette-320/alexnet-2012/cpu.json").read_text())
+    assert agreement["agree"] and agreement["identical_top1_min"] >= 0.999
+    assert agreement["max_relative_difference"] <= 1e-3
+    report = (workdir / "results/report.html").read_text()
+    assert "Test top-5 accuracy" in report
+    assert 'id="published-weights"' in report
+    assert "not comparable: 10-class subset of the same val distribution" in report
+    assert "Cross-framework agreement" in report

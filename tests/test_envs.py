@@ -1,11 +1,17 @@
 """Job environments: conda files and pip lock files pin the same versions, and the venvs the
 workflow builds where conda is absent import their framework and run a forward pass."""
 import re
+import socket
+import subprocess
+import sys
 
 import pytest
 import yaml
 
-from conftest import REPO, run_json_in_env
+from conftest import REPO, SCRIPTS, run_json_in_env
+
+sys.path.insert(0, str(SCRIPTS))
+import build_venv  # noqa: E402  (workflow/scripts/build_venv.py, stdlib only)
 
 from alexbench.common import registry
 
@@ -30,6 +36,12 @@ def pins(lines):
     return found
 
 
+def options(lines):
+    """pip option lines (--extra-index-url ...), normalised to 'option value'."""
+    return sorted(" ".join(line.strip().replace("=", " ", 1).split())
+                  for line in map(str, lines) if line.strip().startswith("-"))
+
+
 def lock_pins(env):
     lines = (REPO / "envs" / f"{env}.lock.txt").read_text().splitlines()
     return pins(lines)
@@ -52,6 +64,54 @@ def test_every_env_has_a_conda_file_and_a_lock_file():
 @pytest.mark.parametrize("env", ENVS)
 def test_conda_file_and_lock_file_pin_the_same_versions(env):
     assert conda_pins(env) == lock_pins(env)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_conda_file_and_lock_file_use_the_same_indexes(env):
+    spec = yaml.safe_load((REPO / "envs" / f"{env}.yaml").read_text())
+    pip_section = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict))
+    lock = (REPO / "envs" / f"{env}.lock.txt").read_text().splitlines()
+    assert options(pip_section) == options(lock)
+
+
+def test_pytorch_cpu_pins_the_cpu_wheel_index():
+    lock = (REPO / "envs" / "pytorch-cpu.lock.txt").read_text().splitlines()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in options(lock)
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_index_stops_the_build_at_once_with_a_message(tmp_path):
+    url = f"http://127.0.0.1:{unused_port()}/whl/cpu"
+    lock = tmp_path / "x.lock.txt"
+    lock.write_text(f"--extra-index-url {url}\nnumpy==2.4.6\n")
+    venv = tmp_path / "venv"
+    proc = subprocess.run([sys.executable, SCRIPTS / "build_venv.py", "--lock", lock,
+                           "--venv", venv], capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 1, proc.stderr
+    assert f"needs the package index {url}" in proc.stderr
+    assert "ALEXBENCH_SKIP_UNREACHABLE_INDEX=1" in proc.stderr
+    assert "pip install" not in proc.stderr, "pip ran (and would retry the index for minutes)"
+    assert not venv.exists(), "nothing is built before the indexes were found reachable"
+
+
+def test_the_opt_out_builds_without_the_unreachable_index_only(tmp_path, loopback_server):
+    down = f"http://127.0.0.1:{unused_port()}/whl/cpu"
+    up = f"{loopback_server.url}/simple/"
+    lock = tmp_path / "x.lock.txt"
+    lock.write_text(f"--extra-index-url {down}\n--index-url={up}\nnumpy==2.4.6\n")
+    with pytest.raises(build_venv.UnreachableIndexError, match=re.escape(down)):
+        build_venv.reachable_lines(lock, skip_unreachable=False)
+    assert build_venv.reachable_lines(lock, skip_unreachable=True) == [f"--index-url={up}",
+                                                                        "numpy==2.4.6"]
+    reachable = tmp_path / "ok.lock.txt"
+    reachable.write_text(f"--index-url {up}\nnumpy==2.4.6\n")
+    assert build_venv.reachable_lines(reachable, skip_unreachable=False) is None
 
 
 @pytest.mark.parametrize("env", BUILT_HERE)

@@ -34,7 +34,7 @@ def top_level(names):
 
 
 TRAINING = files("common") + files("fw_keras") + files("fw_gluon") + files("fw_pytorch") + \
-    files("harness") + [SCRIPTS / "train.py"]
+    files("harness") + files("pretrained") + [SCRIPTS / "train.py", SCRIPTS / "evaluate_pretrained.py"]
 
 
 @pytest.mark.parametrize("path", TRAINING, ids=lambda p: str(p.relative_to(SCRIPTS)))
@@ -42,7 +42,9 @@ def test_training_code_never_imports_report_libraries(path):
     assert not top_level(imported_modules(path)) & REPORT_LIBS
 
 
-REPORTING = files("reporting") + files("data") + files("export") + [
+REPORTING = files("reporting") + files("data") + files("pretrained") + files("export") + [
+    SCRIPTS / f"{name}.py" for name in ("convert_caffemodel", "synthesize_caffemodel",
+                                         "agree_pretrained", "evaluate_pretrained")] + [
     SCRIPTS / f"{name}.py" for name in ("aggregate", "plot_run", "plot_comparisons", "make_report",
                                          "download", "prepare", "synthesize", "experiment_report",
                                          "export_mlflow")]

@@ -190,3 +190,15 @@ def test_frameworks_agree_on_parameters_and_lrn(all_probes):
     for k, g, p in zip(keras["lrn"], gluon["lrn"], pytorch["lrn"]):
         np.testing.assert_allclose(np.asarray(g["output"]), np.asarray(k["output"]), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(np.asarray(p["output"]), np.asarray(k["output"]), rtol=1e-5, atol=1e-6)
+
+
+def test_caffe_lrn_replaces_only_the_lrn_settings():
+    own = layer_specs.resolve("alexnet-2012", 1000)
+    caffe = layer_specs.resolve("alexnet-2012", 1000, layer_specs.CAFFE_ALEXNET_LRN)
+    assert [r.output_shape for r in own] == [r.output_shape for r in caffe]
+    assert sum(r.parameters for r in caffe) == 60_965_224
+    lrns = [r.layer for r in caffe if isinstance(r.layer, layer_specs.LRN)]
+    assert [(l.name, l.depth_radius, l.bias, l.alpha, l.beta) for l in lrns] == [
+        ("lrn1", 2, 1.0, 2e-5, 0.75), ("lrn2", 2, 1.0, 2e-5, 0.75)]
+    # the variant itself keeps the paper's k = 2, alpha 1e-4
+    assert {(r.layer.bias, r.layer.alpha) for r in own if isinstance(r.layer, layer_specs.LRN)} == {(2.0, 1e-4)}

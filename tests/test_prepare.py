@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from alexbench.data import official, readers
 from alexbench.data.synthetic import synthesize, tar_gz_bytes
@@ -25,10 +26,17 @@ CASES = {  # dataset -> (format, train, test, image shape, first class name)
 META_KEYS = {"dataset", "format", "classes", "image_shape", "train_count", "test_count", "sources"}
 
 
-def run_prepare(dataset: str, fmt: str, downloads: Path, out: Path):
+def spec_args(dataset: str) -> list[str]:
+    """--image-shape/--classes as the workflow passes them, from config.yaml."""
+    declared = yaml.safe_load((REPO / "config.yaml").read_text())["datasets"][dataset]
+    return ["--image-shape", *map(str, declared["image_shape"]), "--classes",
+            str(declared["classes"])]
+
+
+def run_prepare(dataset: str, fmt: str, downloads: Path, out: Path, *extra: str):
     return subprocess.run([str(REPO / ".venvs/report/bin/python"), "workflow/scripts/prepare.py",
                            "--dataset", dataset, "--format", fmt, "--downloads", str(downloads),
-                           "--out", str(out)],
+                           "--out", str(out), *spec_args(dataset), *extra],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
 
 

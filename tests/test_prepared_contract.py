@@ -8,12 +8,14 @@ import pytest
 
 from alexbench.common import prepared, prepared_contract
 from alexbench.data.synthetic import synthesize
-from alexbench.data.prepare import prepare
+from alexbench.data.prepare import DatasetSpec, prepare
+
+MNIST = DatasetSpec((28, 28, 1), 10)  # as config.yaml declares it
 
 
 def test_prepare_writes_exactly_the_contract_s_files(tmp_path):
     synthesize("mnist", "idx", tmp_path / "downloads", seed=0, train_count=64, test_count=32)
-    meta = prepare("mnist", "idx", tmp_path / "downloads", tmp_path / "prepared")
+    meta = prepare("mnist", "idx", tmp_path / "downloads", tmp_path / "prepared", MNIST)
     assert sorted(p.name for p in (tmp_path / "prepared").iterdir()) == sorted(prepared_contract.FILES)
     assert prepared_contract.FILES[-1] == prepared_contract.META_FILE
     assert prepared_contract.meta_problems(meta) == []
@@ -28,7 +30,7 @@ def test_prepare_writes_exactly_the_contract_s_files(tmp_path):
 ])
 def test_a_meta_json_breaking_the_schema_is_refused_by_name(tmp_path, change, named):
     synthesize("mnist", "idx", tmp_path / "downloads", seed=0, train_count=64, test_count=32)
-    prepare("mnist", "idx", tmp_path / "downloads", tmp_path / "prepared")
+    prepare("mnist", "idx", tmp_path / "downloads", tmp_path / "prepared", MNIST)
     meta_path = tmp_path / "prepared" / "meta.json"
     meta = json.loads(meta_path.read_text())
     change(meta)

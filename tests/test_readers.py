@@ -1,4 +1,4 @@
-"""Official-format readers: they decode the formats as specified (datasets.md) and reject damaged
+"""Official-format readers: they decode the formats as specified (docs/datasets.md) and reject damaged
 files with an error that names the file and the problem."""
 import gzip
 import io

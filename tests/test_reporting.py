@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from alexbench.common import run_contract, run_table
-from alexbench.reporting import claims, plots, runs, stats
+from alexbench.reporting import claims, plots, runs, stats, tables
 from conftest import run_in_env
 from plugins.run_fixtures import (CPU_NAME, GPU_NAME, aggregate_args, base_config, experiment,
                                   fixture_identity, log_for, write_run_table,
@@ -162,6 +162,18 @@ def test_markdown_table_follows_the_s0_readme_columns(built_report):
                for ln in lines)
     rows = [ln for ln in lines if re.match(r"\| \d+ \|", ln)]
     assert len(rows) == 20
+
+
+def test_top5_column_only_where_an_experiment_reports_top5():
+    from alexbench.reporting import tables
+    s4 = pd.DataFrame([{"framework": f, "seed": 0, "status": "ok", "hardware": "cpu",
+                        "test.accuracy": 0.5, "test.top5_accuracy": t5}
+                       for f, t5 in (("pytorch", 0.81), ("keras", 0.8), ("gluon", 0.79))])
+    headers = [h for h, _ in tables.table_columns(s4)]
+    assert headers.index("Test top-5 accuracy") == headers.index("Test accuracy") + 1
+    assert [tables.TOP5_COLUMN[1](r) for _, r in s4.iterrows()] == ["0.8100", "0.8000", "0.7900"]
+    s0 = s4.assign(**{"test.top5_accuracy": None})
+    assert "Test top-5 accuracy" not in [h for h, _ in tables.table_columns(s0)]
 
 
 def test_html_table_is_the_same_table(built_report):
@@ -506,6 +518,26 @@ def test_snakemake_report_captions_render_as_one_sentence(repo):
             assert text.strip().count(". ") == 0 and text.strip().endswith("."), f"{path.name}: one sentence"
     assert "keras training alexnet-mnist on mnist (cpu, seed 0)" in jinja2.Template(
         (repo / "workflow/report/run_curves.rst").read_text()).render(snakemake=type("S", (), {"wildcards": Wildcards}))
+
+
+def test_claims_of_a_subset_run_are_not_comparable_and_its_rows_say_subset(tmp_path):
+    runs_root = tmp_path / "results" / "runs"
+    published = {"reference": "test", "claims": [GPU_CLAIM], "tolerance": {}}
+    config = base_config({"S0": experiment("t", ["keras"], "alexnet-mnist", "mnist", ["gpu"], [0, 1], 12,
+                                           published, "S0")})
+    dirs = [write_run(runs_root, "keras", hardware="gpu", seed=s) for s in (0, 1)]
+    for run_dir in dirs:  # trained on a config `subset`, as workflow_config passes it on
+        path = run_dir / "metrics.json"
+        metrics = json.loads(path.read_text())
+        metrics["subset"] = {"train": 12000, "test": 2000}
+        path.write_text(json.dumps(metrics))
+    collected = runs.collect_runs(write_run_table(dirs), allow_missing=True)
+    verdicts = claims.evaluate_claims(config, collected)
+    assert {v.verdict for v in verdicts} == {"not comparable"}
+    assert all(v.reason.startswith("subset run") for v in verdicts)
+    perf = tables.performance_frame(collected)
+    assert [dict(tables.TABLE_COLUMNS)["Status"](row) for _, row in perf.iterrows()] == ["ok (subset)"] * 2
+    assert tables.summary_frame(perf)["subset"].tolist() == [True]
 
 
 # --- energy ----------------------------------------------------------------------------------

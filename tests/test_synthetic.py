@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from alexbench.data import official
-from alexbench.data.prepare import prepare
+from alexbench.data.prepare import DatasetSpec, prepare
 from alexbench.data.synthetic import FIXED_MTIME, synthesize
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,7 +108,9 @@ def test_classes_are_learnable(tmp_path, dataset):
     patterns depend on the class and a network has something to learn."""
     make(dataset, tmp_path / "synthetic")
     fmt = SMALL[dataset][0]
-    prepare(dataset, fmt, tmp_path / "synthetic", tmp_path / "prepared")
+    declared = yaml.safe_load((REPO / "config.yaml").read_text())["datasets"][dataset]
+    spec = DatasetSpec(tuple(declared["image_shape"]), declared["classes"])
+    prepare(dataset, fmt, tmp_path / "synthetic", tmp_path / "prepared", spec)
     load = lambda name: np.load(tmp_path / "prepared" / name)  # noqa: E731
     x_train, y_train = load("train-images.npy").astype(np.float32), load("train-labels.npy")
     x_test, y_test = load("test-images.npy").astype(np.float32), load("test-labels.npy")

@@ -13,8 +13,8 @@ import jsonschema
 import numpy as np
 import pytest
 
-from alexbench.harness import pipeline, schedule as schedules, settings as harness_settings
-from alexbench.common import hardware, prepared, run_contract
+from alexbench.common import flops, hardware, prepared, run_contract
+from alexbench.harness import peak, pipeline, schedule as schedules, settings as harness_settings
 from conftest import REPO, env_python, run_in_env, run_json_in_env
 
 TRAIN = REPO / "workflow" / "scripts" / "train.py"
@@ -33,11 +33,11 @@ def settings(**overrides):
 
 
 def train_args(framework, data_dir, out_dir, run_settings, model="alexnet-mnist", seed=0,
-               hardware_kind="cpu"):
+               hardware_kind="cpu", peak_cache=None):
     return [TRAIN, "--framework", framework, "--model", model, "--dataset", "mnist",
             "--hardware", hardware_kind, "--seed", seed, "--experiment", "T", "--source", "S0",
             "--data-dir", data_dir, "--out-dir", out_dir, "--settings", json.dumps(run_settings),
-            "--threads", 2]
+            "--threads", 2, *(["--peak-cache", peak_cache] if peak_cache else [])]
 
 
 def train(framework, data_dir, out_dir, run_settings, **kwargs):
@@ -54,7 +54,7 @@ def test_two_epoch_run_writes_a_valid_run_contract(framework, prepared_data, tmp
     out = tmp_path / "run"
     metrics, proc = train(framework, data, out,
                           settings(max_train_images=48, smoke=True, save_weights=True,
-                                   target_accuracy=0.01))
+                                   target_accuracy=0.01), peak_cache=tmp_path / "peaks")
     jsonschema.Draft202012Validator(METRICS_SCHEMA).validate(metrics)
     assert run_contract.read_metrics(out / "metrics.json") == metrics
     assert metrics["status"] == "ok" and metrics["smoke"] is True
@@ -74,6 +74,18 @@ def test_two_epoch_run_writes_a_valid_run_contract(framework, prepared_data, tmp
     assert metrics["time_to_target_s"] == pytest.approx(metrics["epoch_times_s"][0], rel=0.05,
                                                         abs=0.05)
     assert metrics["memory"]["peak_rss_mb"] > 50 and metrics["memory"]["peak_gpu_mb"] is None
+    # Model FLOP utilisation against this host's peak, measured once and cached.
+    compute = metrics["compute"]
+    assert compute["training_flops_per_image"] == flops.training_flops("alexnet-mnist", 10)
+    assert compute["peak_source"] == "measured" and compute["peak_gflops"] > 1
+    assert compute["achieved_gflops"] == pytest.approx(
+        compute["training_flops_per_image"] * metrics["throughput"]["train_images_per_s"] / 1e9)
+    assert compute["mfu"] == pytest.approx(compute["achieved_gflops"] / compute["peak_gflops"])
+    assert len(list((tmp_path / "peaks").glob(f"*-{framework}-cpu-fp32-2t.json"))) == 1
+    # Where the training batches' time went: inside the loop, never more than the loop.
+    breakdown = metrics["time_breakdown"]
+    assert breakdown["step_s"] > 0 and breakdown["data_wait_s"] >= 0
+    assert breakdown["step_s"] + breakdown["data_wait_s"] <= metrics["train_time_s"]
     history = run_contract.read_history(out / "history.csv")
     assert [row["epoch"] for row in history] == [1, 2]
     assert [row["epoch_time_s"] for row in history] == metrics["epoch_times_s"]
@@ -315,3 +327,41 @@ def test_prepared_folder_errors_name_the_file(prepared_data, tmp_path):
     (broken / "meta.json").unlink()
     with pytest.raises(prepared.PreparedDataError, match="meta.json"):
         prepared.open_prepared(broken)
+
+
+def test_the_peak_is_measured_once_per_host_env_and_threads(tmp_path):
+    class Backend:  # counts calls; the real GEMMs are timed in the run test above
+        calls = 0
+
+        def peak_matmul_gflops(self, device, size):
+            Backend.calls += 1
+            return 123.0
+
+    first = peak.peak_gflops(Backend(), "cpu", tmp_path, "keras-cpu", 2)
+    again = peak.peak_gflops(Backend(), "cpu", tmp_path, "keras-cpu", 2)
+    other_threads = peak.peak_gflops(Backend(), "cpu", tmp_path, "keras-cpu", 1)
+    assert (first["source"], again["source"], other_threads["source"]) == ("measured", "cached", "measured")
+    assert first["gflops"] == again["gflops"] == 123.0 and Backend.calls == 2
+    assert peak.peak_gflops(Backend(), "cpu", None, "keras-cpu", 2) is None
+
+
+def test_deterministic_mode_is_the_user_s_choice_and_recorded(prepared_data, tmp_path):
+    data = prepared_data("mnist", 64, 32)
+    fast, _ = train("keras", data, tmp_path / "fast",
+                    settings(epochs=1, max_train_images=32, smoke=True, deterministic=False))
+    assert fast["status"] == "ok" and fast["settings"]["deterministic"] is False
+    default, _ = train("keras", data, tmp_path / "default", settings(epochs=1, max_train_images=32,
+                                                                     smoke=True))
+    assert default["settings"]["deterministic"] is True
+
+
+def test_the_determinism_switches_are_set_only_in_deterministic_mode(monkeypatch):
+    from alexbench.harness import runtime
+    for name in runtime.DETERMINISM_ENV:
+        monkeypatch.setenv(name, "stale")
+    monkeypatch.setattr(runtime.os, "environ", dict(runtime.os.environ))
+    runtime.set_runtime_env(3, deterministic=False)
+    assert not set(runtime.DETERMINISM_ENV) & set(runtime.os.environ)
+    assert runtime.os.environ["OMP_NUM_THREADS"] == "3"
+    runtime.set_runtime_env(2, deterministic=True)
+    assert all(runtime.os.environ[k] == v for k, v in runtime.DETERMINISM_ENV.items())

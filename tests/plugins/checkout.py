@@ -1,5 +1,6 @@
 """A clean copy of the checkout for tests that run the workflow: tracked and new files, nothing
 git ignores (no results, no resources), so a run there starts as on a fresh clone."""
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +19,10 @@ def copy_checkout(dest: Path, venvs: bool = True) -> Path:
             shutil.copy2(source, dest / name)
     if not venvs:
         return dest
+    # The linked venvs are current (tests/run rebuilt them from these lock files): date the
+    # copy's lock files back, so that no snakemake run in the copy rebuilds a shared venv.
+    for lock in (dest / "envs").glob("*.lock.txt"):
+        os.utime(lock, (0, 0))
     venv_dir = dest / ".venvs"
     venv_dir.mkdir()
     for env in ("keras-cpu", "pytorch-cpu", "gluon-cpu", "report"):

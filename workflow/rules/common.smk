@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+import yaml
 from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
@@ -13,10 +14,20 @@ sys.path.insert(0, str(SCRIPTS))
 
 from alexbench.common import prepared_contract, registry, run_table
 from alexbench.common.hardware import gpu_visible
+from alexbench.download_checks import checksum_args
+from alexbench.memory_fit import (
+    machine_memory_mb,
+    shortage_message,
+    shortages,
+    skip_reasons,
+    slurm_mem_mb,
+)
+from alexbench.venv_python import venv_python_problem
 from alexbench.common.provenance_facts import git_state_environment
 from alexbench.workflow_config import (
     ConfigError,
     expand_runs,
+    selected_experiments,
     training_settings,
     validate_config,
 )
@@ -35,8 +46,25 @@ os.environ.update(git_state_environment(Path(workflow.basedir)))
 
 # profiles/default grants 2: a timed CPU run takes both, a data preparation one.
 CPU_TIMING_SLOTS = 2
+# The workflow's own checksums, to tell a user's sha256 override from the official pairs.
+OFFICIAL_DATASETS = yaml.safe_load(
+    (Path(workflow.basedir) / "config.yaml").read_text(encoding="utf-8")
+)["datasets"]
 USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 DEMO = config["demo"]
+MACHINE_MB = machine_memory_mb(config["machine_memory_mb"])
+if DEMO:
+    # The demo must finish on a small machine: it leaves out what cannot fit, and says why in
+    # the report (results/config.json). A full run stops instead (check_training_memory).
+    _short = shortages(config, selected_experiments(config), MACHINE_MB)
+    _kept = [n for n in selected_experiments(config) if n not in _short]
+    if _short and not _kept:
+        raise WorkflowError(shortage_message(config, _short, MACHINE_MB))
+    if _short:
+        config["experiments_only"] = _kept
+        config["skipped_experiments"] = skip_reasons(config, _short, MACHINE_MB)
+        for _reason in config["skipped_experiments"].values():
+            print(f"demo: {_reason}", file=sys.stderr)
 RUNS = expand_runs(config, gpu_visible=gpu_visible())
 RUN_BY_KEY = {
     (r.framework, r.dataset, r.model, r.hardware, str(r.seed)): r for r in RUNS
@@ -69,6 +97,25 @@ def get_venv_python():
     return config["venv_python"] or sys.executable
 
 
+def check_venv_python():
+    """Before any job: a venv still to build needs a Python 3.11, named with the fix."""
+    if USE_CONDA:
+        return
+    envs = sorted(
+        p.name.removesuffix(".lock.txt") for p in Path("envs").glob("*.lock.txt")
+    )
+    if all(
+        Path(f".venvs/{env}/pip-freeze.txt").exists() for env in envs if env != "dev"
+    ):
+        return
+    problem = venv_python_problem(get_venv_python())
+    if problem:
+        raise WorkflowError(problem)
+
+
+check_venv_python()
+
+
 def get_train_env(wildcards):
     return registry.framework(wildcards.framework).env_name(wildcards.hardware)
 
@@ -84,6 +131,16 @@ def get_train_python(wildcards):
 # --- data ------------------------------------------------------------------------------------
 def get_dataset_format(wildcards):
     return config["datasets"][wildcards.dataset]["format"]
+
+
+def get_dataset_spec_args(wildcards):
+    """What config declares the dataset to be; prepare.py refuses files holding anything else."""
+    dataset = config["datasets"][wildcards.dataset]
+    shape = " ".join(map(str, dataset["image_shape"]))
+    return (
+        f"--image-shape {shape} --classes {dataset['classes']}"
+        f" --max-inflated-mb {config['max_inflated_mb']}"
+    )
 
 
 def get_dataset_files(wildcards):
@@ -127,9 +184,10 @@ def get_expected_checksum_args(wildcards):
     """--sha256 (and --bytes) from config; in demo mode the synthesiser's own list of sums."""
     if DEMO:
         return f"--sha256-file resources/synthetic/{wildcards.dataset}/SHA256SUMS"
-    entry = config["datasets"][wildcards.dataset]["files"][wildcards.file]
-    size = f" --bytes {entry['bytes']}" if "bytes" in entry else ""
-    return f"--sha256 {entry['sha256']}{size}"
+    dataset, name = wildcards.dataset, wildcards.file
+    official = OFFICIAL_DATASETS.get(dataset, {}).get("files", {}).get(name)
+    entry = config["datasets"][dataset]["files"][name]
+    return checksum_args(dataset, name, entry, official)
 
 
 def get_prepared_files(dataset):
@@ -195,6 +253,26 @@ def get_train_threads():
     locally. On a cluster set train_threads (it becomes the job's CPU request).
     """
     return config["train_threads"] or os.cpu_count() or 1
+
+
+def get_train_mem_mb(wildcards):
+    """What a scheduler is asked for: the measured peak (config memory_peaks_mb) with a margin."""
+    return slurm_mem_mb(config, get_run(wildcards).experiment)
+
+
+def check_training_memory():
+    """Before any job of a local run: stop, naming both figures, if a training job that has to
+    run needs more memory than this machine has."""
+    if DEMO or not workflow.local_exec:
+        return
+    pending = {
+        get_run(job.wildcards).experiment
+        for job in workflow.dag.needrun_jobs()
+        if job.rule.name == "train"
+    }
+    short = shortages(config, sorted(pending), MACHINE_MB)
+    if short:
+        raise WorkflowError(shortage_message(config, short, MACHINE_MB))
 
 
 def get_gpu_count(wildcards):

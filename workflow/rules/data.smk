@@ -55,7 +55,8 @@ rule prepare:
     params:
         python=get_python("report"),
         format=get_dataset_format,
+        spec=get_dataset_spec_args,
     shell:
         "{params.python} workflow/scripts/prepare.py --dataset {wildcards.dataset} --format {params.format}"
         " --downloads resources/downloads/{wildcards.dataset} --out resources/prepared/{wildcards.dataset}"
-        " > {log} 2>&1"
+        " {params.spec} > {log} 2>&1"

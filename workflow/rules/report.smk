@@ -113,6 +113,7 @@ rule report:
         performance="results/performance.csv",
         summary="results/summary.csv",
         comparisons="results/plots/comparison",
+        pretrained=get_pretrained_report_inputs(),
         env=get_env_inputs("report"),
     output:
         "results/report.html",
@@ -123,10 +124,11 @@ rule report:
     params:
         python=get_python("report"),
         snakemake_version=snakemake.__version__,
+        pretrained=get_pretrained_report_args(),
     shell:
         "{params.python} workflow/scripts/make_report.py --config {input.config} --runs {input.runs}"
         " --performance {input.performance} --summary {input.summary} --plots-dir results/plots"
-        " --snakemake-version {params.snakemake_version} --out {output} > {log} 2>&1"
+        " {params.pretrained} --snakemake-version {params.snakemake_version} --out {output} > {log} 2>&1"
 
 
 # One experiment by name: `snakemake -j4 results/experiments/S0.html` trains every run of S0

@@ -4,6 +4,11 @@
 # -j4, and no data preparation runs beside a timed CPU run; downloads still run in parallel.
 
 
+# A local run whose training cannot fit in memory stops here, before any job starts.
+onstart:
+    check_training_memory()
+
+
 rule train:
     input:
         unpack(get_train_inputs),
@@ -19,6 +24,8 @@ rule train:
         get_train_conda_file
     threads: get_train_threads()
     resources:
+        # From the measured peaks in config.yaml (memory_peaks_mb); SLURM's memory request.
+        mem_mb=get_train_mem_mb,
         gpu=get_gpu_count,
         cpu_timing_slot=get_cpu_timing_slot,
         gpu_model=get_gpu_model,
@@ -30,9 +37,11 @@ rule train:
         out_dir=get_run_dir_of_output,
     shell:
         # The first log line says which GPUs the scheduler handed over (SLURM sets it).
+        # exec: the job's process is the training process, so stopping the job stops training
+        # (train.py also dies with its parent; alexbench/common/lifetime.py).
         "echo CUDA_VISIBLE_DEVICES=${{CUDA_VISIBLE_DEVICES-unset}} > {log};"
-        " {params.python} workflow/scripts/train.py --framework {wildcards.framework}"
+        " exec {params.python} workflow/scripts/train.py --framework {wildcards.framework}"
         " --model {wildcards.model} --dataset {wildcards.dataset} --hardware {wildcards.hardware}"
         " --seed {wildcards.seed} --experiment {params.experiment} --source {params.source}"
         " --data-dir resources/prepared/{wildcards.dataset} --out-dir {params.out_dir}"
-        " --settings {params.settings:q} --threads {threads} >> {log} 2>&1"
+        " --settings {params.settings:q} --threads {threads} --peak-cache resources/peaks >> {log} 2>&1"

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pandas as pd  # noqa: E402
 
 from alexbench.common import atomic_files as files  # noqa: E402
-from alexbench.reporting import claims, html, provenance, runs, tables  # noqa: E402
+from alexbench.reporting import claims, html, provenance, published_weights, runs, tables  # noqa: E402
 
 log = logging.getLogger("make_report")
 
@@ -36,6 +36,10 @@ def parse_args(argv=None):
                         help="comparison plots (default: <plots-dir>/comparison)")
     parser.add_argument("--runs", required=True, type=Path,
                         help="results/runs.json, the workflow's table of expected runs")
+    parser.add_argument("--pretrained-run-dir", action="append", type=Path, default=[],
+                        help="an expected pretrained evaluation folder (results/pretrained/...)")
+    parser.add_argument("--agreement", action="append", type=Path, default=[],
+                        help="a cross-framework agreement JSON of the pretrained evaluations")
     parser.add_argument("--snakemake-version", default="unknown", help="version of the Snakemake that ran")
     parser.add_argument("--out", required=True, type=Path, help="results/report.html")
     return parser.parse_args(argv)
@@ -62,6 +66,8 @@ def main(argv=None) -> int:
                 "package_names": names, "checksums": provenance.dataset_checksums(config, {r.dataset for r in collected})}
         context = html.build_context(config, perf, summary, collected, verdicts, args.plots_dir, prov,
                                      comparison_dir=args.comparison_dir)
+        context["published_weights"] = published_weights.build_section(
+            config, args.pretrained_run_dir, args.agreement)
     except (ValueError, OSError) as e:
         log.error("%s", e)
         return 1

@@ -9,11 +9,21 @@ Thin entry point over alexbench.harness, called by path with a framework env's i
 Writes env.txt, history.csv, optional weights and, last, metrics.json (docs/design.md,
 "Training contract"). Exit status 0 on success (also for a diverged run, which metrics.json
 records), 2 for bad arguments, 3 when a gpu run finds no GPU (no metrics.json is written).
+
+The process dies with the process that started it (the job's shell, or Snakemake where the
+rule execs this script): see alexbench.common.lifetime.
 """
+import os
 import sys
 from pathlib import Path
 
+PARENT_PID = os.getppid()  # first, before a parent's death could make this an orphan
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from alexbench.common.lifetime import die_with_parent  # noqa: E402
+
+die_with_parent(PARENT_PID)
 
 from alexbench import harness  # noqa: E402  (stdlib-only at import: threads are set first)
 

@@ -149,6 +149,7 @@ def training_settings(config: dict, experiment_name: str) -> dict:
     """The settings a training job receives (design.md, Training contract)."""
     experiment = config["experiments"][experiment_name]
     smoke = bool(config["smoke"] or config["demo"])
+    subset = config.get("subset") or {}
     return {
         "epochs": 1 if smoke else experiment["epochs"],
         "batch_size": experiment["batch_size"],
@@ -156,8 +157,16 @@ def training_settings(config: dict, experiment_name: str) -> dict:
         "lr_schedule": experiment["lr_schedule"],
         "validation": experiment["validation"],
         "target_accuracy": experiment["target_accuracy"],
-        "max_train_images": SMOKE_IMAGES if smoke else None,
-        "max_test_images": SMOKE_IMAGES if smoke else None,
+        "max_train_images": _image_cap(subset.get("train"), smoke),
+        "max_test_images": _image_cap(subset.get("test"), smoke),
         "smoke": smoke,
+        "subset": dict(subset) or None,
         "save_weights": bool(config["save_weights"]),
+        "deterministic": bool(config["deterministic"]),
     }
+
+
+def _image_cap(subset_count: int | None, smoke: bool) -> int | None:
+    """First-N cap of one split: the subset's, and in smoke mode never above SMOKE_IMAGES."""
+    caps = [c for c in (subset_count, SMOKE_IMAGES if smoke else None) if c is not None]
+    return min(caps) if caps else None

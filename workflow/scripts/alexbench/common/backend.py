@@ -58,8 +58,9 @@ class Backend(Protocol):
     def configure_threads(self, threads: int) -> None:
         """Intra-op pool = threads, inter-op = 1; before the framework runs anything."""
 
-    def seed_framework(self, seed: int) -> None:
-        """The framework's own generators and deterministic mode (Python and numpy: harness)."""
+    def seed_framework(self, seed: int, deterministic: bool) -> None:
+        """The framework's own generators, and its deterministic mode on or off (Python and
+        numpy: the harness; environment switches: harness/runtime.py)."""
 
     def select_device(self, hardware_kind: str) -> Any:
         """'cpu' or 'gpu'; a gpu run without a GPU raises common.hardware.GPUUnavailableError."""
@@ -72,6 +73,9 @@ class Backend(Protocol):
 
     def check_environment(self) -> tuple:
         """(version, output shape) of a tiny forward pass: proves a freshly built env works."""
+
+    def peak_matmul_gflops(self, device: Any, size: int) -> float:
+        """GFLOP/s of the framework's own float32 n x n matrix product (best of several)."""
 
     Trainer: type
 

@@ -63,6 +63,21 @@ class LRN:
 
 
 @dataclass(frozen=True)
+class LRNParams:
+    """Settings that replace every LRN layer's own when a variant is resolved (see resolve)."""
+    depth_radius: int
+    bias: float
+    alpha: float
+    beta: float
+
+
+# Caffe's LRN (models/bvlc_alexnet: local_size 5, alpha 1e-4, beta 0.75, k 1) divides alpha by
+# local_size: x / (k + alpha/n * sum x^2) ** beta. In TensorFlow's convention that is radius 2,
+# bias 1, alpha 1e-4 / 5. The published BVLC weights were trained with it, not the paper's k=2.
+CAFFE_ALEXNET_LRN = LRNParams(depth_radius=2, bias=1.0, alpha=1e-4 / 5, beta=0.75)
+
+
+@dataclass(frozen=True)
 class Flatten:
     name: str
 
@@ -263,14 +278,20 @@ def _spatial_out(size: int, kernel: int, stride: int, pad: int = 0) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
-def resolve(variant: str, num_classes: int) -> list:
-    """Walk the variant's layers: every layer with its input/output shape, parameters and init."""
+def resolve(variant: str, num_classes: int, lrn: Optional[LRNParams] = None) -> list:
+    """Walk the variant's layers: every layer with its input/output shape, parameters and init.
+
+    `lrn`, when given, replaces the settings of every LRN layer (the published Caffe weights
+    need Caffe's, CAFFE_ALEXNET_LRN); shapes and parameters do not change.
+    """
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
     v = get_variant(variant)
     shape = tuple(v.input_shape)
     resolved = []
     for layer in v.layers:
+        if lrn is not None and isinstance(layer, LRN):
+            layer = LRN(layer.name, lrn.depth_radius, lrn.bias, lrn.alpha, lrn.beta)
         params, extra = 0, {}
         if isinstance(layer, Pad):
             h, w, c = shape

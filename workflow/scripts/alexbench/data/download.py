@@ -1,17 +1,20 @@
 """Fetch one official dataset file from a list of mirrors, resume it, verify it, move it into place.
 
 Stdlib only (it runs before any other environment exists). A file reaches its final path only
-after its sha256 (and size, when given) matched, through `os.replace`; until then it lives in
+after its digests (sha256, or the kinds its source publishes, e.g. sha1) and size, when given,
+matched, through `os.replace`; until then it lives in
 `<out>.part`. A connection that breaks leaves the `.part` for the next attempt to resume with an
 HTTP Range request; bytes that fail verification are deleted, never kept.
 
 Not for: choosing URLs or checksums (the workflow's config does that) or unpacking archives
 (`archive.py`).
 """
+import errno
 import hashlib
 import http.client
 import logging
 import os
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -25,6 +28,9 @@ CHUNK_BYTES = 1 << 16
 USER_AGENT = "alexbench-download/1 (+python urllib)"
 # Statuses that say "this mirror does not have the file": move on at once, retrying cannot help.
 GIVE_UP_STATUSES = {400, 401, 403, 404, 405, 410, 451}
+# Socket errors that say "this host cannot be reached from here" (offline, no route): retrying
+# the same URL only delays the fall-through to the next one.
+UNREACHABLE_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH}
 MAX_BACKOFF_S = 60.0
 PROGRESS_EVERY_S = 30.0
 
@@ -41,16 +47,37 @@ class UrlGivesUp(Exception):
     """A failure that retrying the same URL will not fix (404, 403, checksum mismatch)."""
 
 
+# Digest kinds a source may publish (the BVLC model zoo publishes sha1); each is checked.
+DIGEST_KINDS = ("sha1", "sha256", "sha512")
+
+
 @dataclass
 class Expected:
-    """What the finished file must be."""
-    sha256: str
+    """What the finished file must be: every digest in `digests` ({kind: hex}, `sha256` joins
+    them) and the size, when given."""
+    sha256: str | None = None
     size_bytes: int | None = None
+    digests: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        self.sha256 = self.sha256.strip().lower()
-        if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
-            raise ValueError(f"not a sha256 hex digest: {self.sha256!r}")
+        digests = dict(self.digests)
+        if self.sha256 is not None:
+            digests["sha256"] = self.sha256
+        if not digests:
+            raise ValueError("no expected digest given")
+        self.digests = {}
+        for kind, value in sorted(digests.items()):
+            if kind not in DIGEST_KINDS:
+                raise ValueError(f"unsupported digest kind {kind!r}; known: {', '.join(DIGEST_KINDS)}")
+            value = value.strip().lower()
+            length = hashlib.new(kind).digest_size * 2
+            if len(value) != length or any(c not in "0123456789abcdef" for c in value):
+                raise ValueError(f"not a {kind} hex digest: {value!r}")
+            self.digests[kind] = value
+        self.sha256 = self.digests.get("sha256")
+
+    def describe(self) -> str:
+        return ", ".join(f"{kind} {value}" for kind, value in self.digests.items())
 
 
 @dataclass
@@ -97,11 +124,17 @@ class Progress:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+    return digests_of(path, ("sha256",))["sha256"]
+
+
+def digests_of(path: Path, kinds) -> dict:
+    """{kind: hex digest} of the file, all kinds in one pass."""
+    hashers = {kind: hashlib.new(kind) for kind in kinds}
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    return {kind: hasher.hexdigest() for kind, hasher in hashers.items()}
 
 
 def part_path(out: Path) -> Path:
@@ -178,7 +211,12 @@ def _fetch_http_url(url: str, part: Path, total_bytes: int | None, timeout_s: fl
             raise UrlGivesUp(f"HTTP {exc.code} {exc.reason}") from exc
         raise TransientError(f"HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        raise TransientError(f"cannot connect: {getattr(exc, 'reason', exc)!r}") from exc
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, socket.gaierror):
+            raise UrlGivesUp(f"host not found (DNS: {reason.strerror or reason})") from exc
+        if isinstance(reason, OSError) and reason.errno in UNREACHABLE_ERRNOS:
+            raise UrlGivesUp(f"host unreachable: {reason.strerror or reason}") from exc
+        raise TransientError(f"cannot connect: {reason!r}") from exc
 
     with response:
         status = response.status
@@ -212,11 +250,12 @@ def _verify(url: str, part: Path, expected: Expected) -> None:
         part.unlink(missing_ok=True)
         raise UrlGivesUp(f"size mismatch for {url}: expected {expected.size_bytes} bytes, "
                          f"got {size_bytes}; deleted the download")
-    actual = sha256_of(part)
-    if actual != expected.sha256:
-        part.unlink(missing_ok=True)
-        raise UrlGivesUp(f"sha256 mismatch for {url}: expected {expected.sha256}, "
-                         f"actual {actual}; deleted the download")
+    actual = digests_of(part, expected.digests)
+    for kind, value in expected.digests.items():
+        if actual[kind] != value:
+            part.unlink(missing_ok=True)
+            raise UrlGivesUp(f"{kind} mismatch for {url}: expected {value}, "
+                             f"actual {actual[kind]}; deleted the download")
 
 
 def _fetch_once(url: str, part: Path, expected: Expected, timeout_s: float) -> None:
@@ -231,20 +270,32 @@ def _fetch_once(url: str, part: Path, expected: Expected, timeout_s: float) -> N
 
 def fetch_from_url(url: str, part: Path, expected: Expected, timeout_s: float, retries: int,
                    backoff_s: float) -> None:
-    """Download `url` into `part` and verify it, retrying transient failures with backoff."""
+    """Download `url` into `part` and verify it, retrying transient failures with backoff.
+
+    Only attempts that added nothing count against `retries`: a slow link that drops now and
+    then but keeps adding data is resumed for as long as it progresses.
+    """
     resumed_stale_part = _part_size(part) > 0
-    attempt = 0
+    stalls = attempts = 0
+    most_bytes = _part_size(part)
     while True:
+        attempts += 1
         try:
             _fetch_once(url, part, expected, timeout_s)
             break
         except TransientError as exc:
-            if attempt >= retries:
-                raise TransientError(f"{exc} (gave up after {attempt + 1} attempts)") from exc
-            delay_s = min(backoff_s * 2 ** attempt, MAX_BACKOFF_S)
-            attempt += 1
-            log.warning("%s: %s; retry %d of %d in %.1f s (partial file: %d bytes)", url, exc,
-                        attempt, retries, delay_s, _part_size(part))
+            now_bytes = _part_size(part)
+            progressed = now_bytes > most_bytes
+            most_bytes = max(most_bytes, now_bytes)
+            if not progressed:
+                stalls += 1
+            if stalls > retries:
+                raise TransientError(f"{exc} (gave up after {attempts} attempts, {stalls} of "
+                                     f"them without progress)") from exc
+            delay_s = min(backoff_s * 2 ** max(stalls - 1, 0), MAX_BACKOFF_S)
+            log.warning("%s: %s; %s; retrying in %.1f s (partial file: %d bytes)", url, exc,
+                        "it made progress" if progressed else
+                        f"no progress: retry {stalls} of {retries}", delay_s, now_bytes)
             time.sleep(delay_s)
     try:
         _verify(url, part, expected)
@@ -281,9 +332,9 @@ def download(out: Path, urls: list[str], expected: Expected, timeout_s: float = 
             failures.append(f"  {url}: {exc}")
             continue
         os.replace(part, out)
-        log.info("verified %s (sha256 %s) -> %s", url, expected.sha256, out)
+        log.info("verified %s (%s) -> %s", url, expected.describe(), out)
         return out
     kept = (f"\npartial file kept for resuming: {part} ({_part_size(part)} bytes)"
             if part.exists() else "")
-    raise DownloadError(f"could not download {out.name} (expected sha256 {expected.sha256}) "
+    raise DownloadError(f"could not download {out.name} (expected {expected.describe()}) "
                         f"from any of {len(urls)} URL(s):\n" + "\n".join(failures) + kept)

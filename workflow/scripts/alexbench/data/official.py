@@ -1,4 +1,4 @@
-"""The datasets' official file names, layouts and class lists (from shared/reference/datasets.md).
+"""The datasets' official file names, layouts and class lists (docs/datasets.md).
 
 One place for the names that the downloads, the synthetic datasets and the preparation must
 agree on. Stdlib only. Not for URLs or checksums: those belong to the workflow's config.

@@ -19,6 +19,7 @@ MXSetNumOMPThreads, which works after import.
 """
 import ctypes
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +45,10 @@ def configure_threads(threads: int) -> None:
         raise RuntimeError(f"MXSetNumOMPThreads({threads}) failed: {mx.base.py_str(mx.base._LIB.MXGetLastError())}")
 
 
-def seed_framework(seed: int) -> None:
+def seed_framework(seed: int, deterministic: bool) -> None:
     """Seed MXNet (every device).
 
-    Deterministic kernels come from the environment the harness sets before import:
+    Deterministic kernels (or not) come from the environment the harness sets before import:
     MXNET_ENFORCE_DETERMINISM makes GPU ops pick deterministic algorithms (or fail), and cuDNN
     autotuning is off, so convolutions do not pick the fastest algorithm by timing: both cost
     GPU speed; on CPU neither changes anything.
@@ -97,6 +98,19 @@ def check_environment() -> tuple:
     model.initialize()
     out = model(mx.nd.zeros((2, 1, 8, 8)))
     return mx.__version__, tuple(out.shape)
+
+def peak_matmul_gflops(device, size: int) -> float:
+    """GFLOP/s of the framework's own float32 n x n matrix product on the device, best of 5
+    after one warm-up (the peak that model FLOP utilisation is measured against)."""
+    a = mx.nd.random.uniform(shape=(size, size), ctx=device)
+    b = mx.nd.random.uniform(shape=(size, size), ctx=device)
+    best = float("inf")
+    for _ in range(6):
+        mx.nd.waitall()
+        start = time.perf_counter()
+        mx.nd.dot(a, b).wait_to_read()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best / 1e9
 
 
 def _loaded_library_call(prefix: str, function: str, by_reference: bool):

@@ -22,13 +22,15 @@ from alexbench.fw_gluon.lrn import LocalResponseNorm
 MODEL_NAMES = layer_specs.MODEL_NAMES
 
 
-def build_model(variant: str, num_classes: int, device=None) -> gluon.HybridBlock:
+def build_model(variant: str, num_classes: int, device=None, lrn=None) -> gluon.HybridBlock:
     """The variant's network with `num_classes` logits, initialised, on `device` (an mx.Context).
 
     device: None means mx.cpu(); "meta" leaves the parameters uninitialised (shapes only), for
     counting parameters without memory: such a model cannot run.
+    lrn: a layer_specs.LRNParams replacing every LRN layer's settings (Caffe's for the
+    published weights), or None for the variant's own.
     """
-    resolved = layer_specs.resolve(variant, num_classes)
+    resolved = layer_specs.resolve(variant, num_classes, lrn)
     model = nn.HybridSequential(prefix=f"{variant.replace('-', '_')}_")
     with model.name_scope():
         for r in resolved:

@@ -18,6 +18,7 @@ TensorFlow reads them at import); configure_threads fixes TensorFlow's intra-op 
 same shape as MXNet's one engine worker and PyTorch's eager loop).
 """
 import logging
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -47,7 +48,7 @@ def configure_threads(threads: int) -> None:
                            f"(call it first, right after importing the backend): {err}") from err
 
 
-def seed_framework(seed: int) -> None:
+def seed_framework(seed: int, deterministic: bool) -> None:
     """Seed TensorFlow and Keras, and switch TensorFlow to deterministic ops.
 
     keras.utils.set_random_seed is Keras's one documented call: it seeds TF's global generator
@@ -58,7 +59,8 @@ def seed_framework(seed: int) -> None:
     on CPU it costs little (see the report).
     """
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if deterministic:  # TensorFlow has no call to switch it off again: a process decides once
+        tf.config.experimental.enable_op_determinism()
 
 
 def select_device(hardware_kind: str):
@@ -101,6 +103,20 @@ def check_environment() -> tuple:
                               keras.layers.Flatten(), keras.layers.Dense(3)])
     out = model(np.zeros((2, 8, 8, 1), "float32"))
     return keras.__version__, tuple(out.shape)
+
+def peak_matmul_gflops(device, size: int) -> float:
+    """GFLOP/s of the framework's own float32 n x n matrix product on the device, best of 5
+    after one warm-up (the peak that model FLOP utilisation is measured against)."""
+    with tf.device(device):
+        a, b = tf.random.uniform((size, size)), tf.random.uniform((size, size))
+        best = float("inf")
+        for _ in range(6):
+            tf.test.experimental.sync_devices()
+            start = time.perf_counter()
+            tf.linalg.matmul(a, b)
+            tf.test.experimental.sync_devices()
+            best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best / 1e9
 
 
 class Trainer:

@@ -31,14 +31,16 @@ MODEL_NAMES = layer_specs.MODEL_NAMES
 TF_ALIGN_BYTES = 64  # Eigen's largest alignment (AVX-512); TensorFlow checks it on every tensor
 
 
-def build_model(variant: str, num_classes: int, device=None) -> keras.Model:
+def build_model(variant: str, num_classes: int, device=None, lrn=None) -> keras.Model:
     """The variant's network with `num_classes` logits, initialised, on `device`.
 
     device: a TensorFlow device string such as "/gpu:0"; None leaves placement to TensorFlow;
     "meta" creates the variables without values (a deferred-initialisation scope), for counting
     parameters without memory: such a model cannot run.
+    lrn: a layer_specs.LRNParams replacing every LRN layer's settings (Caffe's for the
+    published weights), or None for the variant's own.
     """
-    resolved = layer_specs.resolve(variant, num_classes)
+    resolved = layer_specs.resolve(variant, num_classes, lrn)
     if device == "meta":
         scope = keras.StatelessScope(initialize_variables=False)
     else:

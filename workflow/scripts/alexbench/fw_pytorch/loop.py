@@ -20,6 +20,7 @@ Not for: the epoch loop, timing, input preparation or the run contract (alexbenc
 model definitions (models.py). The interface: alexbench/common/backend.py.
 """
 import logging
+import time
 
 import numpy as np
 import torch
@@ -51,12 +52,13 @@ def configure_threads(threads: int) -> None:
                     torch.get_num_interop_threads())
 
 
-def seed_framework(seed: int) -> None:
-    """Seed torch (CPU and CUDA); deterministic algorithms on."""
+def seed_framework(seed: int, deterministic: bool) -> None:
+    """Seed torch (CPU and CUDA); deterministic algorithms on, or PyTorch's fast path: cuDNN
+    benchmarking on (the tuning guide's advice for fixed input sizes)."""
     torch.manual_seed(seed)  # also seeds every CUDA device
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
 
 
 def select_device(hardware_kind: str):
@@ -92,6 +94,21 @@ def check_environment() -> tuple:
     with torch.no_grad():
         out = model(torch.zeros(2, 1, 8, 8))
     return torch.__version__, tuple(out.shape)
+
+def peak_matmul_gflops(device, size: int) -> float:
+    """GFLOP/s of the framework's own float32 n x n matrix product on the device, best of 5
+    after one warm-up (the peak that model FLOP utilisation is measured against)."""
+    a, b = torch.rand(size, size, device=device), torch.rand(size, size, device=device)
+    best = float("inf")
+    for _ in range(6):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best / 1e9
 
 
 class Trainer:

@@ -21,12 +21,14 @@ from alexbench.fw_pytorch.lrn import LocalResponseNorm
 MODEL_NAMES = layer_specs.MODEL_NAMES
 
 
-def build_model(variant: str, num_classes: int, device=None) -> nn.Module:
+def build_model(variant: str, num_classes: int, device=None, lrn=None) -> nn.Module:
     """The variant's network with `num_classes` logits, initialised, on `device` (default CPU).
 
     device="meta" builds the layers without allocating memory (for counting parameters).
+    lrn: a layer_specs.LRNParams replacing every LRN layer's settings (Caffe's for the
+    published weights), or None for the variant's own.
     """
-    resolved = layer_specs.resolve(variant, num_classes)
+    resolved = layer_specs.resolve(variant, num_classes, lrn)
     with torch.device(device or "cpu"):
         layers = OrderedDict()
         for r in resolved:

@@ -25,11 +25,12 @@ class EpochResult:
 
 
 def train_epoch(trainer, split, order, batch_size, variant, rng, meter: PhaseMeter,
-                warm_batches: Optional[int] = None) -> EpochResult:
+                warm_batches: Optional[int] = None, progress=None) -> EpochResult:
     """One pass over split[order] with one optimiser step per batch; stops at a non-finite loss.
 
     With `warm_batches`, the device is synchronised after that many batches and the mark kept,
-    so throughput can leave out the first batches of a one-epoch run.
+    so throughput can leave out the first batches of a one-epoch run. `progress`
+    (common.progress.Progress) is told after every batch; it prints at most every 10 s.
     """
     result = EpochResult()
     meter.start()
@@ -43,6 +44,8 @@ def train_epoch(trainer, split, order, batch_size, variant, rng, meter: PhaseMet
         result.loss_sum += loss * len(y)
         result.correct += int(c)
         result.seen += len(y)
+        if progress is not None:
+            progress.batch(b + 1, result.seen)
         if warm_batches is not None and b + 1 == warm_batches:
             trainer.sync()
             result.warm_mark = (result.seen, time.perf_counter())

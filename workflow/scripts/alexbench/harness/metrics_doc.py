@@ -6,7 +6,7 @@ import platform
 import resource
 import socket
 
-from alexbench.common import hardware
+from alexbench.common import flops, hardware
 
 SCHEMA_VERSION = 1
 # top5_accuracy is published only where the source reports it: the 2012 network's ImageNet
@@ -62,13 +62,25 @@ def versions(backend, hardware_kind, numpy_version):
     return found
 
 
-def device(backend, device_handle, hardware_kind, threads):
+def device(backend, device_handle, hardware_kind, threads, gpu_id=None):
     name = backend.device_name(device_handle) if hardware_kind == "gpu" else hardware.cpu_model_name()
-    return {"kind": hardware_kind, "name": name, "threads": threads, "hostname": socket.gethostname()}
+    return {"kind": hardware_kind, "name": name, "threads": threads, "hostname": socket.gethostname(),
+            "gpu_id": gpu_id}
 
 
-def build(*, args, settings, status, versions_found, device_found, parameters, counts, history,
-          train_time, epoch_times, train_ips, eval_ips, test, time_to_target, peak_gpu_mb,
+def compute(model, num_classes, train_ips, peak):
+    """Training FLOPs per image (common/flops.py's convention), the GFLOP/s the measured
+    throughput stands for, and its share of the host's measured peak (model FLOP utilisation)."""
+    achieved = flops.achieved_gflops(model, num_classes, train_ips)
+    peak_gflops = peak["gflops"] if peak else None
+    return {"training_flops_per_image": flops.training_flops(model, num_classes),
+            "achieved_gflops": achieved, "peak_gflops": peak_gflops,
+            "peak_source": peak["source"] if peak else None,
+            "mfu": achieved / peak_gflops if achieved is not None and peak_gflops else None}
+
+
+def build(*, args, settings, status, versions_found, device_found, parameters, counts, num_classes,
+          history, train_time, epoch_times, train_ips, eval_ips, test, time_to_target, peak_gpu_mb,
           time_breakdown, weights_file, started_at):
     """The whole document; `counts` = (train, validation, test) images."""
     train_images, val_images, test_images = counts
@@ -79,18 +91,20 @@ def build(*, args, settings, status, versions_found, device_found, parameters, c
                 "hardware": args.hardware, "seed": args.seed},
         "status": status,
         "smoke": bool(settings["smoke"]),
+        "subset": settings["subset"],
         "versions": versions_found,
         "device": device_found,
         "settings": {"epochs": settings["epochs"], "batch_size": settings["batch_size"],
                      "optimizer": settings["optimizer"], "lr_schedule": settings["lr_schedule"],
                      "validation": settings["validation"], "train_images": train_images,
                      "val_images": val_images, "test_images": test_images,
-                     "deterministic": True},
+                     "deterministic": settings["deterministic"]},
         "parameters": int(parameters),
         "epochs_completed": len(history),
         "train_time_s": train_time,
         "epoch_times_s": epoch_times,
         "throughput": {"train_images_per_s": train_ips, "eval_images_per_s": eval_ips},
+        "compute": compute(args.model, num_classes, train_ips, getattr(args, "peak", None)),
         "time_breakdown": time_breakdown,
         "test": test,
         "target_accuracy": settings["target_accuracy"],

@@ -26,8 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-from alexbench.common import atomic_files, energy, hardware, provenance_facts, registry, run_contract
-from alexbench.harness import metrics_doc, runtime, schedule as schedules
+from alexbench.common import (atomic_files, energy, gpu_devices, hardware, provenance_facts, registry,
+                              run_contract)
+from alexbench.common.progress import Progress, open_terminal
+from alexbench.harness import metrics_doc, peak, runtime, schedule as schedules
 from alexbench.harness.epochs import evaluate, train_epoch
 from alexbench.harness.meters import PhaseMeter
 from alexbench.harness.pipeline import prepare_one_batch
@@ -55,6 +57,9 @@ def parse_args(argv=None):
                         help="the experiment's resolved settings as JSON (settings.schema.json)")
     parser.add_argument("--threads", type=int, default=runtime.default_threads(),
                         help="CPU threads for every runtime (default: the cores this process may use)")
+    parser.add_argument("--peak-cache", type=Path,
+                        help="folder caching this host's peak matmul rate (resources/peaks); "
+                        "without it no model FLOP utilisation is recorded")
     args = parser.parse_args(argv)
     if args.seed < 0:
         parser.error("--seed must be >= 0")
@@ -106,8 +111,13 @@ def run(args, started_at):
     if args.hardware == "gpu" and not hardware.gpu_visible():
         raise hardware.GPUUnavailableError("nvidia-smi -L and /proc/driver/nvidia list none, "
                                            "or CUDA_VISIBLE_DEVICES hides them")
-    backend = runtime.start_backend(args.framework, args.threads)
+    # One device per GPU job (a lock per id), chosen before the framework loads CUDA.
+    args.gpu_id = gpu_devices.claim_gpu(log=log.info).gpu_id if args.hardware == "gpu" else None
+    backend = runtime.start_backend(args.framework, args.threads, args.settings["deterministic"])
     device = backend.select_device(args.hardware)
+    # Before anything is seeded: the probe's random matrices must not shift the run's streams.
+    env = registry.framework(args.framework).env_name(args.hardware)
+    args.peak = peak.peak_gflops(backend, device, args.peak_cache, env, args.threads)
     metrics = train(args, backend, device, started_at)
     path = run_contract.write_metrics(args.out_dir, metrics)
     log.info("wrote %s (status %s)", path, metrics["status"])
@@ -120,7 +130,7 @@ def train(args, backend, device, started_at):
     from alexbench.common import prepared
 
     settings = args.settings
-    runtime.seed_everything(backend, args.seed)
+    runtime.seed_everything(backend, args.seed, settings["deterministic"])
     write_env_txt(args.out_dir)
 
     data = prepared.open_prepared(args.data_dir)
@@ -159,6 +169,7 @@ def train(args, backend, device, started_at):
     steady_first_epoch = None
     status, time_to_target = "ok", None
     meter = PhaseMeter()
+    progress = Progress(epochs, n_batches, label=str(args.out_dir), terminal=open_terminal())
 
     energy_meter = energy.start_meter(args.hardware)  # NVML / RAPL counter, or null and why
     trainer.sync()
@@ -167,8 +178,9 @@ def train(args, backend, device, started_at):
         epoch_start = time.perf_counter()
         lr = trainer.get_learning_rate()
         order = shuffle_rng.permutation(train_idx)
+        progress.start_epoch(epoch)
         result = train_epoch(trainer, train_split, order, batch_size, args.model, augment_rng,
-                             meter, warm_batches if epoch == 1 else None)
+                             meter, warm_batches if epoch == 1 else None, progress)
         train_end = time.perf_counter()
         if result.diverged_at_batch is not None:
             status = "diverged"
@@ -233,8 +245,10 @@ def train(args, backend, device, started_at):
     document = metrics_doc.build(
         args=args, settings=settings, status=status,
         versions_found=metrics_doc.versions(backend, args.hardware, np.__version__),
-        device_found=metrics_doc.device(backend, device, args.hardware, args.threads),
+        device_found=metrics_doc.device(backend, device, args.hardware, args.threads,
+                                        getattr(args, "gpu_id", None)),
         parameters=trainer.parameters, counts=(len(train_idx), len(val_idx), len(test_idx)),
+        num_classes=data.num_classes,
         history=history, train_time=train_time, epoch_times=epoch_times,
         train_ips=metrics_doc.train_throughput(train_phase, steady_first_epoch),
         eval_ips=eval_ips, test=test, time_to_target=time_to_target,

@@ -16,14 +16,17 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
                    "MXNET_OMP_MAX_THREADS")
 # Inter-op pools get one thread: one op at a time with `threads` threads inside it, the shape
-# every backend uses (TensorFlow's inter-op pool, MXNet's engine worker, torch's). The
-# determinism switches are read when libmxnet / cuBLAS load, i.e. before any backend code runs:
-# MXNet's deterministic kernels, no cuDNN autotuning, cuBLAS's fixed workspace (needed by
-# torch.use_deterministic_algorithms on GPUs). TF_ONEDNN_USE_SYSTEM_ALLOCATOR: oneDNN builds of
-# TensorFlow otherwise keep every freed CPU tensor in a pool that never shrinks (S1: 21.4 GB).
+# every backend uses (TensorFlow's inter-op pool, MXNet's engine worker, torch's).
+# TF_ONEDNN_USE_SYSTEM_ALLOCATOR: oneDNN builds of TensorFlow otherwise keep every freed CPU
+# tensor in a pool that never shrinks (S1: 21.4 GB).
 PRE_IMPORT_ENV = {"TF_NUM_INTEROP_THREADS": "1", "MXNET_CPU_WORKER_NTHREADS": "1",
-                  "MXNET_ENFORCE_DETERMINISM": "1", "MXNET_CUDNN_AUTOTUNE_DEFAULT": "0",
-                  "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}
+                  "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}
+# Deterministic mode's switches read when libmxnet / cuBLAS load, i.e. before any backend code
+# runs: MXNet's deterministic kernels, no cuDNN autotuning, cuBLAS's fixed workspace (needed by
+# torch.use_deterministic_algorithms on GPUs). Without deterministic mode they are left unset,
+# so each library takes its own (faster) defaults.
+DETERMINISM_ENV = {"MXNET_ENFORCE_DETERMINISM": "1", "MXNET_CUDNN_AUTOTUNE_DEFAULT": "0",
+                   "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
 
 
 def default_threads():
@@ -34,12 +37,17 @@ def default_threads():
         return os.cpu_count() or 1
 
 
-def set_runtime_env(threads):
-    """Pin every runtime's thread pools to `threads` and switch determinism on, through the
-    environment; call before numpy or a framework is imported."""
+def set_runtime_env(threads, deterministic=True):
+    """Pin every runtime's thread pools to `threads` and set (or clear) the determinism switches,
+    through the environment; call before numpy or a framework is imported."""
     for name in THREAD_ENV_VARS:
         os.environ[name] = str(threads)
     os.environ.update(PRE_IMPORT_ENV)
+    for name, value in DETERMINISM_ENV.items():
+        if deterministic:
+            os.environ[name] = value
+        else:
+            os.environ.pop(name, None)
 
 
 def seed_python_and_numpy(seed):
@@ -57,16 +65,16 @@ def load_backend(framework):
     return module
 
 
-def start_backend(framework, threads):
+def start_backend(framework, threads, deterministic=True):
     """How every run starts a framework, the harness's and the test probes' and bench's alike:
     the environment first, then the backend's import, then its thread pools."""
-    set_runtime_env(threads)
+    set_runtime_env(threads, deterministic)
     backend = load_backend(framework)
     backend.configure_threads(threads)
     return backend
 
 
-def seed_everything(backend, seed):
-    """Python, numpy, then the framework's own generators and deterministic mode."""
+def seed_everything(backend, seed, deterministic=True):
+    """Python, numpy, then the framework's own generators and (or not) its deterministic mode."""
     seed_python_and_numpy(seed)
-    backend.seed_framework(seed)
+    backend.seed_framework(seed, deterministic)

@@ -119,6 +119,8 @@ def _precheck(runs, metric, claim, exp) -> tuple:
         return f"run {'/'.join(states)}: {detail}", [], None
     if any(r.metrics["smoke"] for r in ok):
         return "smoke run (1 epoch, few images): not comparable with published figures", ok, None
+    if any(r.metrics.get("subset") for r in ok):
+        return "subset run (first images of each split): not comparable with published figures", ok, None
     # Every mismatch, in the order dataset, model, epochs, batch size, precision, hardware.
     epoch_reason, at_epoch = _epoch_check(ok, metric, claim)
     mismatches = (_axis_mismatches(claim, ok, ("dataset", "model")) + ([epoch_reason] if epoch_reason else [])

@@ -100,6 +100,8 @@ def sentence(workload: dict) -> str:
                 f"against every other framework; test accuracy: {accuracy}")
     if best["smoke"]:
         text += " (smoke run: timings not meaningful)"
+    if best.get("subset"):
+        text += " (subset: the first images of each split, not comparable with full runs)"
     if failed:
         text += f"; no completed run for {', '.join(failed)}"
     return text + "."

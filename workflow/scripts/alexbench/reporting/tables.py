@@ -111,6 +111,7 @@ def summary_frame(perf: pd.DataFrame) -> pd.DataFrame:
         names = ok["device.name"].dropna().unique() if "device.name" in ok else []
         row["device"] = ", ".join(sorted(names))
         row["smoke"] = bool(any(_is_true(v) for v in ok["smoke"])) if "smoke" in ok else False
+        row["subset"] = bool(any(is_subset(r) for _, r in ok.iterrows()))
         for stem, column in SUMMARISED:
             values = pd.to_numeric(ok[column], errors="coerce") if column in ok else []
             stats = mean_ci(list(values))
@@ -137,6 +138,11 @@ def framework_version(row) -> str:
         return ", ".join(parts)
     version = row.get("versions.framework")
     return str(version) if _present(version) else ""
+
+
+def is_subset(row) -> bool:
+    """Whether a performance row (flattened metrics.json) was trained on a config `subset`."""
+    return any(_present(row.get(f"subset.{split}")) for split in ("train", "test"))
 
 
 def _present(value) -> bool:
@@ -169,7 +175,8 @@ TABLE_COLUMNS = [
     ("Python version", lambda r: _text(r.get("versions.python"))),
     ("Hardware", lambda r: _text(r.get("device.name")) or r["hardware"]),
     ("Seed", lambda r: str(r["seed"])),
-    ("Status", lambda r: r["status"] + (" (smoke)" if _is_true(r.get("smoke")) else "")),
+    ("Status", lambda r: r["status"] + (" (smoke)" if _is_true(r.get("smoke")) else "")
+     + (" (subset)" if is_subset(r) else "")),
     ("Training time (s)", lambda r: _fmt(r.get("train_time_s"), 1)),
     ("Test loss", lambda r: _fmt(r.get("test.loss"), 4)),
     ("Test accuracy", lambda r: _fmt(r.get("test.accuracy"), 4)),
@@ -205,6 +212,18 @@ def experiment_title(config: dict, experiment) -> str:
     exp = (config.get("experiments") or {}).get(experiment) or {}
     title = exp.get("title")
     return f"{experiment}: {title}" if title else str(experiment)
+
+
+# Only experiments that publish top-5 (alexnet-2012) get the column, next to top-1.
+TOP5_COLUMN = ("Test top-5 accuracy", lambda r: _fmt(r.get("test.top5_accuracy"), 4))
+
+
+def table_columns(group: pd.DataFrame) -> list:
+    """TABLE_COLUMNS, plus top-5 after top-1 where any run of the experiment reports it."""
+    if "test.top5_accuracy" not in group or not group["test.top5_accuracy"].notna().any():
+        return TABLE_COLUMNS
+    at = [h for h, _ in TABLE_COLUMNS].index("Test accuracy") + 1
+    return TABLE_COLUMNS[:at] + [TOP5_COLUMN] + TABLE_COLUMNS[at:]
 
 
 def readme_tables(perf: pd.DataFrame, config: dict):
@@ -302,7 +321,7 @@ def headline(summary: pd.DataFrame) -> list[dict]:
                             "test_accuracy_sd": row["test_accuracy_sd"],
                             "speedup_vs_slowest": slowest / row["train_time_s_mean"]
                             if row["train_time_s_mean"] else math.nan,
-                            "smoke": bool(row["smoke"])})
+                            "smoke": bool(row["smoke"]), "subset": bool(row.get("subset"))})
         verdict = ranking.annotate(entries)
         for _, row in unmeasured.iterrows():
             entries.append({"framework": row["framework"], "label": _label(row["framework"]),
@@ -310,7 +329,7 @@ def headline(summary: pd.DataFrame) -> list[dict]:
                             "device": "", "train_time_s": math.nan, "train_time_values": [],
                             "train_images_per_s": math.nan,
                             "test_accuracy": math.nan, "test_accuracy_sd": math.nan,
-                            "speedup_vs_slowest": math.nan, "smoke": False,
+                            "speedup_vs_slowest": math.nan, "smoke": False, "subset": False,
                             "p_vs_best": math.nan, "claim": "no completed run"})
         workloads.append({"experiment": key[0], "dataset": key[1], "model": key[2],
                           "hardware": key[3], "ranking": entries, **verdict})

@@ -1,0 +1,196 @@
+"""Probe for bench/idiomatic.py: one framework trains one variant on the same prepared batches,
+either through alexbench's harness or the way the framework's own documentation trains a model.
+
+Runs in `.venvs/<framework>-cpu` (one process per measurement, so each starts clean):
+
+    --mode harness     runtime.start_backend + Trainer.train_batch over the harness's prefetching
+                       input pipeline: what a workflow run does (deterministic mode as configured)
+    --mode idiomatic   Keras: model.compile + model.fit on the prepared arrays; PyTorch: a plain
+                       zero_grad/forward/backward/step loop over prepared tensors; Gluon: a
+                       hybridized network and gluon.Trainer loop. Same model (built by the same
+                       fw_*/models.py), same optimiser and hyperparameters, same batches, the same
+                       intra-op threads; nothing else of the harness (framework defaults for
+                       determinism, inter-op pools and allocators).
+
+Both time `--epochs` passes over the batches after one untimed warm-up pass, with the device
+idle before each clock read, and print one JSON line: images/s over the timed passes.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+
+from alexbench.common import registry  # noqa: E402  (stdlib only: threads are set first)
+from alexbench.harness import runtime  # noqa: E402
+from alexbench.harness.settings import resolve_settings  # noqa: E402
+
+CLASSES = 10
+
+
+def prepared_batches(variant, raw_shape, count, batch_size):
+    """(split, order, [(x, y)]): uint8 images memory-mapped like resources/prepared/, and the
+    float32 NHWC batches the harness's pipeline makes of them (identical for both modes)."""
+    import numpy as np
+    from alexbench.common.prepared import Split
+    from alexbench.common.preprocess import prepare_batch
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (count, *raw_shape), dtype=np.uint8)
+    labels = rng.integers(0, CLASSES, count).astype(np.int64)
+    tmp = tempfile.mkdtemp(prefix="alexbench-bench-")
+    np.save(Path(tmp) / "images.npy", images)
+    split = Split(np.load(Path(tmp) / "images.npy", mmap_mode="r"), labels)
+    order = np.arange(count)
+    batches = [(prepare_batch(split.images[order[s:s + batch_size]], variant, False, None),
+                labels[order[s:s + batch_size]]) for s in range(0, count, batch_size)]
+    return split, order, batches
+
+
+def timed(passes, one_pass, sync):
+    """Seconds of `passes` calls of one_pass() after one untimed pass."""
+    one_pass()
+    sync()
+    start = time.perf_counter()
+    for _ in range(passes):
+        one_pass()
+    sync()
+    return time.perf_counter() - start
+
+
+# --- the harness -------------------------------------------------------------------------------
+
+def harness_seconds(args, settings):
+    from alexbench.harness.pipeline import prefetch_batches
+
+    backend = runtime.start_backend(args.framework, args.threads, settings["deterministic"])
+    device = backend.select_device("cpu")
+    runtime.seed_everything(backend, 0, settings["deterministic"])
+    split, order, _ = prepared_batches(args.variant, args.raw_shape, args.count,
+                                       settings["batch_size"])
+    trainer = backend.Trainer(args.variant, CLASSES, settings, device)
+
+    def one_pass():
+        for x, y in prefetch_batches(split, order, settings["batch_size"], args.variant, False, None):
+            trainer.train_batch(x, y)
+    return timed(args.epochs, one_pass, trainer.sync)
+
+
+# --- each framework's own way ------------------------------------------------------------------
+
+def keras_seconds(args, settings, batches):
+    import numpy as np
+    import tensorflow as tf
+    import keras
+    from alexbench.fw_keras.models import build_model
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    keras.utils.set_random_seed(0)
+    x = np.concatenate([b[0] for b in batches])
+    y = np.concatenate([b[1] for b in batches])
+    o = settings["optimizer"]
+    optimizer = {"sgd": lambda: keras.optimizers.SGD(o["learning_rate"], momentum=o["momentum"],
+                                                     nesterov=o["nesterov"]),
+                 "adam": lambda: keras.optimizers.Adam(o["learning_rate"], beta_1=o["beta_1"],
+                                                       beta_2=o["beta_2"], epsilon=o["epsilon"]),
+                 "adadelta": lambda: keras.optimizers.Adadelta(o["learning_rate"], rho=o["rho"],
+                                                               epsilon=o["epsilon"])}[o["name"]]()
+    model = build_model(args.variant, CLASSES)
+    model.compile(optimizer=optimizer,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    batch_size = settings["batch_size"]
+    return timed(args.epochs, lambda: model.fit(x, y, batch_size=batch_size, epochs=1,
+                                                shuffle=False, verbose=0), lambda: None)
+
+
+def pytorch_seconds(args, settings, batches):
+    import torch
+    import torch.nn.functional as F
+    from alexbench.fw_pytorch.models import build_model
+    from alexbench.fw_pytorch.optimizers import make_optimizer
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    data = [(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(y))
+            for x, y in batches]
+    model = build_model(args.variant, CLASSES)
+    optimizer = make_optimizer(model.parameters(), settings["optimizer"])
+    model.train()
+
+    def one_pass():
+        for x, y in data:
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+        loss.item()
+    return timed(args.epochs, one_pass, lambda: None)
+
+
+def gluon_seconds(args, settings, batches):
+    import mxnet as mx
+    from mxnet import autograd, gluon
+    from alexbench.fw_gluon.models import build_model
+
+    mx.random.seed(0)
+    ctx = mx.cpu()
+    data = [(mx.nd.array(x, ctx=ctx).transpose((0, 3, 1, 2)), mx.nd.array(y, ctx=ctx))
+            for x, y in batches]
+    model = build_model(args.variant, CLASSES, ctx)
+    model.hybridize(static_alloc=True, static_shape=True)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    o = settings["optimizer"]
+    params = {"sgd": {"learning_rate": o["learning_rate"], "momentum": o.get("momentum", 0.0)},
+              "adam": {"learning_rate": o["learning_rate"], "beta1": o.get("beta_1"),
+                       "beta2": o.get("beta_2"), "epsilon": o.get("epsilon")},
+              "adadelta": {"rho": o.get("rho"), "epsilon": o.get("epsilon")}}[o["name"]]
+    trainer = gluon.Trainer(model.collect_params(), o["name"], params, kvstore=None)
+
+    def one_pass():
+        for x, y in data:
+            with autograd.record():
+                loss = loss_fn(model(x), y)
+            loss.backward()
+            trainer.step(x.shape[0])
+    return timed(args.epochs, one_pass, mx.nd.waitall)
+
+
+IDIOMATIC = {"keras": keras_seconds, "pytorch": pytorch_seconds, "gluon": gluon_seconds}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--framework", required=True, choices=registry.framework_names())
+    parser.add_argument("--variant", required=True, choices=registry.MODELS)
+    parser.add_argument("--mode", required=True, choices=("harness", "idiomatic"))
+    parser.add_argument("--raw-shape", required=True, type=int, nargs=3, metavar=("H", "W", "C"))
+    parser.add_argument("--settings", required=True, help="resolved training settings (JSON)")
+    parser.add_argument("--count", type=int, default=1024, help="images per pass")
+    parser.add_argument("--epochs", type=int, default=1, help="timed passes")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    settings = resolve_settings(args.settings)
+    if args.mode == "harness":
+        seconds = harness_seconds(args, settings)
+    else:
+        # The framework's own defaults, except the intra-op threads (the same cores for both).
+        for name in runtime.THREAD_ENV_VARS:
+            os.environ[name] = str(args.threads)
+        backend_name = registry.framework(args.framework).backend.split("_")[-1]
+        _, _, batches = prepared_batches(args.variant, args.raw_shape, args.count,
+                                         settings["batch_size"])
+        seconds = IDIOMATIC[backend_name](args, settings, batches)
+    print(json.dumps({"framework": args.framework, "variant": args.variant, "mode": args.mode,
+                      "threads": args.threads, "deterministic": settings["deterministic"],
+                      "images": args.count * args.epochs, "seconds": seconds,
+                      "images_per_s": args.count * args.epochs / seconds}))
+
+
+if __name__ == "__main__":
+    main()
