@@ -214,18 +214,6 @@ def experiment_title(config: dict, experiment) -> str:
     return f"{experiment}: {title}" if title else str(experiment)
 
 
-# Only experiments that publish top-5 (alexnet-2012) get the column, next to top-1.
-TOP5_COLUMN = ("Test top-5 accuracy", lambda r: _fmt(r.get("test.top5_accuracy"), 4))
-
-
-def table_columns(group: pd.DataFrame) -> list:
-    """TABLE_COLUMNS, plus top-5 after top-1 where any run of the experiment reports it."""
-    if "test.top5_accuracy" not in group or not group["test.top5_accuracy"].notna().any():
-        return TABLE_COLUMNS
-    at = [h for h, _ in TABLE_COLUMNS].index("Test accuracy") + 1
-    return TABLE_COLUMNS[:at] + [TOP5_COLUMN] + TABLE_COLUMNS[at:]
-
-
 def readme_tables(perf: pd.DataFrame, config: dict):
     """[(experiment title, header list, rows of cell strings, run ids)] in the seed S0 README
     style: one table per experiment, rows numbered from 1."""
