@@ -8,20 +8,12 @@ from pathlib import Path
 
 def write_atomically(path, write, mode: str = "w") -> Path:
     """Call write(file_object) on a temp file next to `path`, then move it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": ""} if "b" not in mode else {})) as f:
+    text = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
+
+    def save(tmp):
+        with open(tmp, mode, **text) as f:
             write(f)
-        # mkstemp creates 0600; results are ordinary files others may read (umask decides).
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_via_path(path, save)
 
 
 def _umask() -> int:
@@ -44,6 +36,7 @@ def write_via_path(path, save, suffix: str = "") -> Path:
     os.close(fd)
     try:
         save(tmp)
+        # mkstemp creates 0600; results are ordinary files others may read (umask decides).
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:

@@ -90,29 +90,29 @@ def _members(protocol) -> dict:
             if callable(value) and not name.startswith("_")}
 
 
-def interface_problems(module) -> list[str]:
-    """Every way `module` differs from the Backend and Trainer protocols (empty: it conforms)."""
+def _signature_problems(owner, name, members, kind) -> list[str]:
+    """How `owner`'s members differ from the declared `members` ({name: declared callable})."""
     problems = []
-    name = getattr(module, "__name__", repr(module))
-    for attribute in ("FRAMEWORK", "Trainer"):
-        if not hasattr(module, attribute):
-            problems.append(f"{name}: no {attribute}")
-    for member, declared in _members(Backend).items():
-        found = getattr(module, member, None)
+    for member, declared in members.items():
+        found = getattr(owner, member, None)
         if not callable(found):
-            problems.append(f"{name}: no function {member}")
+            problems.append(f"{name}: no {kind} {member}")
         elif _parameters(found) != _parameters(declared):
             problems.append(f"{name}.{member}{tuple(_parameters(found))} should take "
                             f"{tuple(_parameters(declared))}")
+    return problems
+
+
+def interface_problems(module) -> list[str]:
+    """Every way `module` differs from the Backend and Trainer protocols (empty: it conforms)."""
+    name = getattr(module, "__name__", repr(module))
+    problems = [f"{name}: no {attribute}" for attribute in ("FRAMEWORK", "Trainer")
+                if not hasattr(module, attribute)]
+    problems += _signature_problems(module, name, _members(Backend), "function")
     trainer = getattr(module, "Trainer", None)
     if trainer is not None:
-        for member, declared in {**_members(Trainer), "__init__": Trainer.__init__}.items():
-            found = getattr(trainer, member, None)
-            if not callable(found):
-                problems.append(f"{name}.Trainer: no method {member}")
-            elif _parameters(found) != _parameters(declared):
-                problems.append(f"{name}.Trainer.{member}{tuple(_parameters(found))} should take "
-                                f"{tuple(_parameters(declared))}")
+        problems += _signature_problems(trainer, f"{name}.Trainer",
+                                        {**_members(Trainer), "__init__": Trainer.__init__}, "method")
     return problems
 
 
