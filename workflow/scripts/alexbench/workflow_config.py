@@ -100,6 +100,10 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
             raise ConfigError(
                 f"config key 'experiments.{name}.dataset': unknown dataset "
                 f"'{experiment['dataset']}' (known: {', '.join(sorted(config['datasets']))})")
+    for name in config["demo_precision"]:
+        if name not in config["experiments"]:
+            raise ConfigError(f"config key 'demo_precision.{name}': unknown experiment '{name}' "
+                              f"(known: {', '.join(config['experiments'])})")
     for name in config["experiments_only"]:
         if name not in config["experiments"]:
             raise ConfigError(f"config key 'experiments_only': unknown experiment '{name}' "
@@ -139,10 +143,22 @@ def expand_runs(config: dict, gpu_visible: bool) -> list[RunIdentity]:
         hardware = resolve_hardware(experiment["hardware"], config["hardware"], gpu_visible)
         for framework in experiment["frameworks"]:
             for hw in hardware:
-                for seed in config["seeds"] or experiment["seeds"]:
-                    runs.append(RunIdentity(name, experiment["source"], framework, experiment["dataset"],
-                                    experiment["model"], hw, seed))
+                for precision in run_precisions(config, name):
+                    for seed in config["seeds"] or experiment["seeds"]:
+                        runs.append(RunIdentity(name, experiment["source"], framework,
+                                                experiment["dataset"], experiment["model"], hw,
+                                                seed, precision))
     return runs
+
+
+def run_precisions(config: dict, experiment_name: str) -> list[str]:
+    """The top-level `precision` when set, else (demo mode) the experiment's `demo_precision`
+    entry, else the experiment's own `precision`."""
+    if config["precision"]:
+        return list(config["precision"])
+    if config["demo"] and experiment_name in config["demo_precision"]:
+        return list(config["demo_precision"][experiment_name])
+    return list(config["experiments"][experiment_name]["precision"])
 
 
 def training_settings(config: dict, experiment_name: str) -> dict:

@@ -87,3 +87,67 @@ def cpu_model_name(cpuinfo=CPUINFO):
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown CPU"
+
+
+# --- native bfloat16 support ------------------------------------------------------------------
+# A CPU computes bfloat16 natively with AVX512_BF16 (dot products of bf16 pairs) or AMX_BF16
+# (tile matrix multiply); without them frameworks emulate bfloat16 in float32, slower than float32
+# itself, and a "bf16 speed-up" would measure the emulation. A GPU needs compute capability 8.0
+# (Ampere) or newer for bfloat16 tensor cores.
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+GPU_BF16_MIN_CAPABILITY = (8, 0)
+# Tests point this at a fake cpuinfo (a machine without the flags); nothing else should set it.
+CPUINFO_ENV = "ALEXBENCH_CPUINFO"
+
+
+def cpu_flags(cpuinfo=None) -> set:
+    """The CPU feature flags of /proc/cpuinfo (or $ALEXBENCH_CPUINFO, or `cpuinfo`); empty when
+    unreadable."""
+    path = Path(cpuinfo or os.environ.get(CPUINFO_ENV) or CPUINFO)
+    flags = set()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    flags.update(value.split())
+    except OSError:
+        pass
+    return flags
+
+
+def gpu_compute_capability():
+    """(major, minor) of the first visible GPU from nvidia-smi, or None without one."""
+    if cuda_hidden():
+        return None
+    out = _nvidia_smi("--query-gpu=compute_cap", "--format=csv,noheader")
+    try:
+        major, _, minor = out.strip().splitlines()[0].strip().partition(".")
+        return int(major), int(minor or 0)
+    except (AttributeError, IndexError, ValueError):
+        return None
+
+
+def bf16_support_problem(hardware_kind: str, cpuinfo=None, capability=...) -> str | None:
+    """Why this machine's `hardware_kind` ('cpu'/'gpu') cannot compute bfloat16 natively, or None
+    when it can. `capability`: a GPU's (major, minor), read from nvidia-smi when not given."""
+    if hardware_kind == "cpu":
+        path = cpuinfo or os.environ.get(CPUINFO_ENV) or CPUINFO
+        if cpu_flags(path) & set(CPU_BF16_FLAGS):
+            return None
+        return (f"bf16 needs native bfloat16 on the CPU, and {path} lists neither "
+                f"{' nor '.join(CPU_BF16_FLAGS)} for {cpu_model_name(path)}; alexbench refuses "
+                "to time a slow emulation as bf16. Train bf16 on a CPU with one of these flags "
+                "(Intel Cooper Lake / Sapphire Rapids or newer, AMD Zen 4 or newer) or leave it "
+                "out with --config precision=[fp32]")
+    if hardware_kind == "gpu":
+        if capability is ...:
+            capability = gpu_compute_capability()
+        if capability is not None and tuple(capability) >= GPU_BF16_MIN_CAPABILITY:
+            return None
+        found = "no GPU compute capability could be read (nvidia-smi --query-gpu=compute_cap)" \
+            if capability is None else f"this GPU has compute capability {capability[0]}.{capability[1]}"
+        return (f"bf16 needs native bfloat16 on the GPU (compute capability >= "
+                f"{GPU_BF16_MIN_CAPABILITY[0]}.{GPU_BF16_MIN_CAPABILITY[1]}, Ampere or newer), "
+                f"but {found}; leave it out with --config precision=[fp32]")
+    raise ValueError(f"hardware must be 'cpu' or 'gpu', got {hardware_kind!r}")

@@ -1,4 +1,5 @@
-"""The one list of frameworks, hardware kinds and model variants; everything else derives from it.
+"""The one list of frameworks, hardware kinds, precisions and model variants; everything else
+derives from it.
 
 Standard library only: the workflow reads it at parse time (wildcard constraints, env names, the
 enums of config.schema.yaml), every job env reads it (train.py's choices, metrics.schema.json's
@@ -10,7 +11,7 @@ alexbench/common/backend.py), its env files (envs/<env>-<hardware>.yaml and .loc
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from alexbench.common import layer_specs
@@ -102,6 +103,73 @@ def framework_of_env(env: str) -> Framework | None:
     return None
 
 
+@dataclass(frozen=True)
+class Precision:
+    """One numeric precision a run trains in (the run-path segment `{precision}`).
+
+    name: the run-path segment and config value (`results/runs/.../<hardware>/<name>/seed0`).
+    label: how the report names it.
+    how: {framework: what that framework does for it} (docs/precision.md says more).
+    needs_native: True when the hardware must do it natively (hardware.bf16_support_problem):
+        alexbench refuses it rather than train in a slow emulation.
+    refused: {(framework, model, hardware): why} for combinations that cannot train in it; None
+        as model or hardware stands for every one. The workflow refuses them by name when it
+        builds the DAG (the demo leaves them out and says why).
+    """
+    name: str
+    label: str
+    how: dict
+    needs_native: bool = False
+    refused: dict = field(default_factory=dict)
+
+
+# MXNet 1.9.1's AMP casts to bfloat16 only on CPU (oneDNN kernels); its CUDA operators have no
+# bfloat16 kernels (contrib/amp/amp.py: float_types_gpu = (float16, float32)). float16 with loss
+# scaling would be another precision (fp16), not bf16, so the combination is refused.
+_GLUON_GPU_BF16 = (
+    "MXNet 1.9.1 has no bfloat16 GPU kernels: its AMP casts to bfloat16 only on CPU "
+    "(mxnet/contrib/amp/amp.py), and float16 with loss scaling would be fp16, not bf16 "
+    "(docs/precision.md); train gluon in bf16 on a CPU, or in fp32 on the GPU")
+
+_PRECISIONS = (
+    Precision("fp32", "fp32", {
+        "keras": "float32 throughout", "gluon": "float32 throughout",
+        "pytorch": "float32 throughout"}),
+    Precision("bf16", "bf16 mixed", {
+        "keras": "keras.mixed_precision policy mixed_bfloat16: bfloat16 compute, float32 "
+                 "variables; logits cast to float32 before softmax cross-entropy",
+        "gluon": "mxnet.contrib.amp with target_dtype bfloat16: Convolution and FullyConnected "
+                 "in bfloat16, float32 parameters and gradients; softmax/log_softmax in float32",
+        "pytorch": "torch.autocast(dtype=torch.bfloat16) around forward and loss; float32 "
+                   "weights and optimiser; cross-entropy on float32 logits"},
+        needs_native=True,
+        refused={("gluon", None, "gpu"): _GLUON_GPU_BF16}),
+)
+PRECISIONS = {p.name: p for p in _PRECISIONS}
+DEFAULT_PRECISION = "fp32"
+
+
+def precision(name: str) -> Precision:
+    try:
+        return PRECISIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown precision {name!r}; known: {', '.join(PRECISIONS)}") from None
+
+
+def precision_names() -> tuple:
+    return tuple(PRECISIONS)
+
+
+def refused_precision(framework: str, model: str, hardware: str, precision_name: str) -> str | None:
+    """Why `framework` cannot train `model` on `hardware` in `precision_name`, or None."""
+    refused = precision(precision_name).refused
+    for key in ((framework, model, hardware), (framework, None, hardware),
+                (framework, model, None), (framework, None, None)):
+        if key in refused:
+            return refused[key]
+    return None
+
+
 def alternation(names) -> str:
     """A regex alternation, longest first, for Snakemake's wildcard constraints."""
     return "|".join(sorted(names, key=len, reverse=True))
@@ -110,7 +178,7 @@ def alternation(names) -> str:
 # JSON Schemas in workflow/schemas/ name the registry instead of repeating its lists: a node
 # {"type": "string", "x-enum-from": "frameworks"} gets `enum` filled in when the schema is loaded.
 _ENUMS = {"frameworks": lambda: list(framework_names()), "models": lambda: list(MODELS),
-          "hardware": lambda: list(HARDWARE)}
+          "hardware": lambda: list(HARDWARE), "precisions": lambda: list(precision_names())}
 
 
 def fill_enums(schema):

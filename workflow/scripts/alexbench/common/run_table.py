@@ -1,7 +1,7 @@
 """The table of runs the workflow built: one identity per run, written once as results/runs.json
 and read by every report step, so nothing downstream parses run identity back out of paths.
 
-A run is experiment x framework x dataset x model x hardware x seed. Its folder, log and
+A run is experiment x framework x dataset x model x hardware x precision x seed. Its folder, log and
 benchmark paths are defined here (the rules in workflow/rules/train.smk spell out the same
 patterns; tests/test_run_table.py holds them equal). Standard library only.
 """
@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from alexbench.common import atomic_files, run_contract
+from alexbench.common import atomic_files, registry, run_contract
 
 RUNS_SCHEMA = run_contract.SCHEMA_DIR / "runs.schema.json"
 SCHEMA_VERSION = 1
@@ -26,10 +26,13 @@ class RunIdentity:
     model: str
     hardware: str
     seed: int
+    # Last, with a default, so that identities written before precision joined stay fp32.
+    precision: str = registry.DEFAULT_PRECISION
 
     @property
     def wildcards(self) -> str:
-        return f"{self.framework}/{self.dataset}/{self.model}/{self.hardware}/seed{self.seed}"
+        return (f"{self.framework}/{self.dataset}/{self.model}/{self.hardware}/{self.precision}/"
+                f"seed{self.seed}")
 
     @property
     def path(self) -> str:
@@ -43,7 +46,8 @@ class RunIdentity:
     @property
     def run_id(self) -> str:
         """Stable, HTML-anchor-safe name of the run."""
-        return f"{self.framework}-{self.dataset}-{self.model}-{self.hardware}-seed{self.seed}"
+        return (f"{self.framework}-{self.dataset}-{self.model}-{self.hardware}-{self.precision}-"
+                f"seed{self.seed}")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,58 @@
+"""Which runs of the table can train in their precision here, decided when the DAG is built.
+
+Two reasons stop a run (docs/precision.md): the registry refuses its framework x model x hardware
+in that precision (registry.refused_precision, with the evidence in its words), or its precision
+needs native hardware support that this machine lacks (common/hardware.bf16_support_problem:
+CPU flags avx512_bf16/amx_bf16, GPU compute capability >= 8.0). A full run stops naming every
+such combination; the demo leaves those runs out and says why in the report (results/config.json
+`skipped_precisions`), as it does for experiments that do not fit in memory (memory_fit.py).
+
+Used by workflow/rules/common.smk at parse time; the training job checks the hardware again
+(harness/run.py), since a cluster node may differ from the machine that built the DAG. Stdlib only.
+"""
+from __future__ import annotations
+
+from alexbench.common import registry
+
+
+class PrecisionError(ValueError):
+    """Runs that cannot train in their precision here; the message names each and why."""
+
+
+def blocked(runs, support_problem) -> dict[str, str]:
+    """{what: why} for the combinations of `runs` that cannot train here, in first-seen order.
+
+    support_problem(hardware_kind) -> message or None (hardware.bf16_support_problem); asked
+    once per hardware kind, and only for precisions that need native support.
+    """
+    found, asked = {}, {}
+    for run in runs:
+        reason = registry.refused_precision(run.framework, run.model, run.hardware, run.precision)
+        what = f"{run.framework} {run.model} on {run.hardware} in {run.precision}"
+        if reason is None and registry.precision(run.precision).needs_native:
+            if run.hardware not in asked:
+                asked[run.hardware] = support_problem(run.hardware)
+            reason = asked[run.hardware]
+            what = f"{run.precision} on {run.hardware}"
+        if reason is not None:
+            found.setdefault(what, reason)
+    return found
+
+
+def is_blocked(run, support_problem) -> bool:
+    return bool(blocked([run], support_problem))
+
+
+def apply(runs, demo: bool, support_problem):
+    """(runs that can train, {what: why} left out). Outside the demo anything blocked raises
+    PrecisionError naming each combination and the --config way out."""
+    reasons = blocked(runs, support_problem)
+    if not reasons:
+        return list(runs), {}
+    if not demo:
+        raise PrecisionError(
+            "; ".join(f"{what}: {why}" for what, why in reasons.items())
+            + ". Choose precisions per experiment (precision: [fp32]) or for all of them with "
+            "--config precision=[fp32].")
+    kept = [run for run in runs if not is_blocked(run, support_problem)]
+    return kept, {what: f"left out: {why}" for what, why in reasons.items()}
