@@ -37,8 +37,8 @@ SEED_NOISE = {0: 0.0, 1: 1.0, 2: -1.0, 3: 0.5}
 TRAIN_IMAGES, TEST_IMAGES = 60000, 10000
 
 
-def run_dir_for(runs_root, framework, dataset, model, hardware, seed) -> Path:
-    return Path(runs_root) / framework / dataset / model / hardware / f"seed{seed}"
+def run_dir_for(runs_root, framework, dataset, model, hardware, seed, precision="fp32") -> Path:
+    return Path(runs_root) / framework / dataset / model / hardware / precision / f"seed{seed}"
 
 
 # The fixtures lay run folders out as the workflow does (alexbench.common.run_table), so the
@@ -47,22 +47,22 @@ EXPERIMENT_OF_DATASET = {"mnist": "S0", "cifar10": "S3", "fashion_mnist": "D"}
 
 
 def fixture_identity(run_dir, experiment=None) -> RunIdentity:
-    framework, dataset, model, hardware, seed_dir = Path(run_dir).parts[-5:]
+    framework, dataset, model, hardware, precision, seed_dir = Path(run_dir).parts[-6:]
     experiment = experiment or EXPERIMENT_OF_DATASET[dataset]
     return RunIdentity(experiment, experiment, framework, dataset, model, hardware,
-                       int(seed_dir.removeprefix("seed")))
+                       int(seed_dir.removeprefix("seed")), precision)
 
 
 def log_for(run_dir) -> Path:
-    """<root>/logs/train/{fw}/{ds}/{model}/{hw}/seed{N}.log for <root>/results/runs/... ."""
+    """<root>/logs/train/{fw}/{ds}/{model}/{hw}/{precision}/seed{N}.log for <root>/results/runs/... ."""
     run_dir = Path(run_dir)
-    return run_dir.parents[6].joinpath("logs", "train", *run_dir.parts[-5:-1], run_dir.name + ".log")
+    return run_dir.parents[7].joinpath("logs", "train", *run_dir.parts[-6:-1], run_dir.name + ".log")
 
 
 def write_run_table(run_dirs, path=None, experiment=None) -> Path:
     """results/runs.json for these fixture runs (absolute paths), as the workflow writes it."""
     run_dirs = [Path(d) for d in run_dirs]
-    path = Path(path) if path else run_dirs[0].parents[5] / "runs.json"
+    path = Path(path) if path else run_dirs[0].parents[6] / "runs.json"
     records = []
     for run_dir in run_dirs:
         identity = fixture_identity(run_dir, experiment)

@@ -13,7 +13,7 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
 from alexbench.common import prepared_contract, registry, run_table
-from alexbench.common.hardware import gpu_visible
+from alexbench.common.hardware import bf16_support_problem, gpu_visible
 from alexbench.download_checks import checksum_args
 from alexbench.memory_fit import (
     machine_memory_mb,
@@ -22,6 +22,7 @@ from alexbench.memory_fit import (
     skip_reasons,
     slurm_mem_mb,
 )
+from alexbench.precision_plan import PrecisionError, apply as apply_precision_plan
 from alexbench.venv_python import venv_python_problem
 from alexbench.common.provenance_facts import git_state_environment
 from alexbench.workflow_config import (
@@ -66,14 +67,26 @@ if DEMO:
         for _reason in config["skipped_experiments"].values():
             print(f"demo: {_reason}", file=sys.stderr)
 RUNS = expand_runs(config, gpu_visible=gpu_visible())
+# A precision this machine cannot train natively, or a refused framework x precision, stops a
+# full run here naming it; the demo leaves those runs out and the report says why.
+try:
+    RUNS, config["skipped_precisions"] = apply_precision_plan(
+        RUNS, DEMO, bf16_support_problem
+    )
+except PrecisionError as error:
+    raise WorkflowError(str(error)) from None
+for _what, _reason in config["skipped_precisions"].items():
+    print(f"demo: {_what} {_reason}", file=sys.stderr)
 RUN_BY_KEY = {
-    (r.framework, r.dataset, r.model, r.hardware, str(r.seed)): r for r in RUNS
+    (r.framework, r.dataset, r.model, r.hardware, r.precision, str(r.seed)): r
+    for r in RUNS
 }
 
 
 wildcard_constraints:
     framework=registry.alternation(registry.framework_names()),
     hardware=registry.alternation(registry.HARDWARE),
+    precision=registry.alternation(registry.precision_names()),
     seed=r"\d+",
     model=registry.alternation(registry.MODELS),
     dataset=registry.alternation(config["datasets"]),
@@ -201,6 +214,7 @@ def get_run(wildcards):
         wildcards.dataset,
         wildcards.model,
         wildcards.hardware,
+        wildcards.precision,
         wildcards.seed,
     )
     try:
@@ -208,7 +222,8 @@ def get_run(wildcards):
     except KeyError:
         raise WorkflowError(
             f"no experiment in config.yaml trains {wildcards.model} on {wildcards.dataset} with "
-            f"{wildcards.framework} on {wildcards.hardware}, seed {wildcards.seed}"
+            f"{wildcards.framework} on {wildcards.hardware} in {wildcards.precision}, "
+            f"seed {wildcards.seed}"
         ) from None
 
 
@@ -233,9 +248,9 @@ def get_train_inputs(wildcards):
 
 
 def get_train_settings(wildcards):
-    return json.dumps(
-        training_settings(config, get_run(wildcards).experiment), sort_keys=True
-    )
+    run = get_run(wildcards)
+    settings = training_settings(config, run.experiment)
+    return json.dumps(dict(settings, precision=run.precision), sort_keys=True)
 
 
 def get_experiment(wildcards):

@@ -60,18 +60,18 @@ rule aggregate:
 
 rule plot_run:
     input:
-        metrics="results/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}/metrics.json",
-        history="results/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}/history.csv",
+        metrics="results/runs/{framework}/{dataset}/{model}/{hardware}/{precision}/seed{seed}/metrics.json",
+        history="results/runs/{framework}/{dataset}/{model}/{hardware}/{precision}/seed{seed}/history.csv",
         env=get_env_inputs("report"),
     output:
         report(
-            "results/plots/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}.png",
+            "results/plots/runs/{framework}/{dataset}/{model}/{hardware}/{precision}/seed{seed}.png",
             caption="../report/run_curves.rst",
             category="Learning curves",
             subcategory="{framework} {model} {dataset}",
         ),
     log:
-        "logs/report/plot_run/{framework}/{dataset}/{model}/{hardware}/seed{seed}.log",
+        "logs/report/plot_run/{framework}/{dataset}/{model}/{hardware}/{precision}/seed{seed}.log",
     conda:
         "../../envs/report.yaml"
     params:

@@ -1,4 +1,4 @@
-# Stage: training. One job per run (framework x dataset x model x hardware x seed), each a
+# Stage: training. One job per run (framework x dataset x model x hardware x precision x seed), each a
 # target by its path. Timed runs own their device: cpu runs hold both `cpu_timing_slot`s and
 # gpu runs the one `gpu` (profiles/default/config.yaml), so two timed runs never overlap under
 # -j4, and no data preparation runs beside a timed CPU run; downloads still run in parallel.
@@ -13,13 +13,13 @@ rule train:
     input:
         unpack(get_train_inputs),
     output:
-        metrics="results/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}/metrics.json",
-        history="results/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}/history.csv",
-        env="results/runs/{framework}/{dataset}/{model}/{hardware}/seed{seed}/env.txt",
+        metrics="results/runs/{framework}/{dataset}/{model}/{hardware}/{precision}/seed{seed}/metrics.json",
+        history="results/runs/{framework}/{dataset}/{model}/{hardware}/{precision}/seed{seed}/history.csv",
+        env="results/runs/{framework}/{dataset}/{model}/{hardware}/{precision}/seed{seed}/env.txt",
     log:
-        "logs/train/{framework}/{dataset}/{model}/{hardware}/seed{seed}.log",
+        "logs/train/{framework}/{dataset}/{model}/{hardware}/{precision}/seed{seed}.log",
     benchmark:
-        "benchmarks/train/{framework}/{dataset}/{model}/{hardware}/seed{seed}.tsv"
+        "benchmarks/train/{framework}/{dataset}/{model}/{hardware}/{precision}/seed{seed}.tsv"
     conda:
         get_train_conda_file
     threads: get_train_threads()

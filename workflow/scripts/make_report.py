@@ -4,7 +4,7 @@
         --performance results/performance.csv --summary results/summary.csv \
         --plots-dir results/plots --snakemake-version 9.27.1 --out results/report.html
 
-Images (from --plots-dir: runs/<framework>/<dataset>/<model>/<hardware>/seed<N>.png and
+Images (from --plots-dir: runs/<framework>/<dataset>/<model>/<hardware>/<precision>/seed<N>.png and
 comparison/<name>.png), CSS, JS and data are inlined: the page opens offline and makes no
 request. The run table (--runs) must list the same runs as performance.csv (a stale table is
 an error).

@@ -74,8 +74,9 @@ class Backend(Protocol):
     def check_environment(self) -> tuple:
         """(version, output shape) of a tiny forward pass: proves a freshly built env works."""
 
-    def peak_matmul_gflops(self, device: Any, size: int) -> float:
-        """GFLOP/s of the framework's own float32 n x n matrix product (best of several)."""
+    def peak_matmul_gflops(self, device: Any, size: int, precision: str = "fp32") -> float:
+        """GFLOP/s of the framework's own n x n matrix product in `precision` (float32, or
+        bfloat16 for bf16), best of several."""
 
     Trainer: type
 

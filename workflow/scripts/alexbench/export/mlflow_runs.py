@@ -48,8 +48,8 @@ def flatten(document, prefix: str = "") -> dict:
 
 
 def run_id_of(metrics: dict) -> str:
-    r = metrics["run"]
-    return f"{r['framework']}-{r['dataset']}-{r['model']}-{r['hardware']}-seed{r['seed']}"
+    r, precision = metrics["run"], metrics["settings"].get("precision") or "fp32"
+    return f"{r['framework']}-{r['dataset']}-{r['model']}-{r['hardware']}-{precision}-seed{r['seed']}"
 
 
 def params_of(metrics: dict) -> dict:

@@ -27,7 +27,7 @@ import mxnet as mx
 from mxnet import autograd, gluon
 
 from alexbench.common import atomic_files, hardware
-from alexbench.fw_gluon import snapshots
+from alexbench.fw_gluon import precision as precisions, snapshots
 from alexbench.fw_gluon.models import build_model, count_parameters
 from alexbench.fw_gluon.optimizers import make_optimizer
 
@@ -99,16 +99,22 @@ def check_environment() -> tuple:
     out = model(mx.nd.zeros((2, 1, 8, 8)))
     return mx.__version__, tuple(out.shape)
 
-def peak_matmul_gflops(device, size: int) -> float:
-    """GFLOP/s of the framework's own float32 n x n matrix product on the device, best of 5
-    after one warm-up (the peak that model FLOP utilisation is measured against)."""
+def peak_matmul_gflops(device, size: int, precision: str = "fp32") -> float:
+    """GFLOP/s of the framework's own n x n matrix product in `precision` on the device, best of
+    5 after one warm-up (the peak that model FLOP utilisation is measured against). float32:
+    mx.nd.dot; bf16: FullyConnected (a @ b.T, the op AMP runs in bfloat16) on bfloat16 operands."""
     a = mx.nd.random.uniform(shape=(size, size), ctx=device)
     b = mx.nd.random.uniform(shape=(size, size), ctx=device)
+    a, b = precisions.matmul_operands(a, b, precision)
+    if precision == "fp32":
+        product = lambda: mx.nd.dot(a, b)  # noqa: E731
+    else:
+        product = lambda: mx.nd.FullyConnected(a, b, no_bias=True, num_hidden=size)  # noqa: E731
     best = float("inf")
     for _ in range(6):
         mx.nd.waitall()
         start = time.perf_counter()
-        mx.nd.dot(a, b).wait_to_read()
+        product().wait_to_read()
         best = min(best, time.perf_counter() - start)
     return 2 * size ** 3 / best / 1e9
 
@@ -139,6 +145,8 @@ class Trainer:
         self.device = device
         self.num_classes = num_classes
         self.top_k = min(5, num_classes)
+        self.precision = settings.get("precision", "fp32")
+        precisions.enable(self.precision)  # AMP before the model is built (precision.py)
         self.model = build_model(variant, num_classes, device)
         # static_alloc/static_shape: MXNet's advice for training speed (one cached graph, memory
         # planned once per input shape; the smaller last batch gets its own plan).
@@ -160,7 +168,7 @@ class Trainer:
         """One optimiser step on NHWC float32 `x`, int64 `y`: (mean loss, correct top-1)."""
         xb, yb = self._inputs(x, y)
         with autograd.record():
-            logits = self.model(xb)
+            logits = self._float32(self.model(xb))
             loss = self.loss_fn(logits, yb)
         loss.backward()
         self.trainer.step(xb.shape[0])
@@ -170,12 +178,16 @@ class Trainer:
     def evaluate_batch(self, x, y) -> tuple:
         """Inference mode (dropout off), no gradients: (mean loss, correct top-1, correct top-k)."""
         xb, yb = self._inputs(x, y)
-        logits = self.model(xb)
+        logits = self._float32(self.model(xb))
         loss = self.loss_fn(logits, yb)
         correct = (logits.argmax(axis=1) == yb).sum()
         top_k = mx.nd.topk(logits, axis=1, k=self.top_k, ret_typ="indices")
         correct_k = (top_k == yb.reshape((-1, 1))).sum()
         return float(loss.mean().asscalar()), int(correct.asscalar()), int(correct_k.asscalar())
+
+    def _float32(self, logits):
+        """Logits in float32 for the loss and the counts (a bf16 model's come out in bfloat16)."""
+        return logits if logits.dtype == np.float32 else mx.nd.amp_cast(logits, dtype="float32")
 
     def get_learning_rate(self) -> float:
         return float(self.trainer.learning_rate)

@@ -25,7 +25,7 @@ import tensorflow as tf
 import keras
 
 from alexbench.common import atomic_files, hardware, layer_specs
-from alexbench.fw_keras import snapshots
+from alexbench.fw_keras import precision as precisions, snapshots
 from alexbench.fw_keras.models import build_model, count_parameters
 from alexbench.fw_keras.optimizers import make_optimizer
 
@@ -104,11 +104,14 @@ def check_environment() -> tuple:
     out = model(np.zeros((2, 8, 8, 1), "float32"))
     return keras.__version__, tuple(out.shape)
 
-def peak_matmul_gflops(device, size: int) -> float:
-    """GFLOP/s of the framework's own float32 n x n matrix product on the device, best of 5
-    after one warm-up (the peak that model FLOP utilisation is measured against)."""
+def peak_matmul_gflops(device, size: int, precision: str = "fp32") -> float:
+    """GFLOP/s of the framework's own n x n matrix product in `precision` (float32; bfloat16
+    for bf16) on the device, best of 5 after one warm-up (the peak that model FLOP utilisation
+    is measured against)."""
+    dtype = precisions.matmul_dtype(precision)
     with tf.device(device):
-        a, b = tf.random.uniform((size, size)), tf.random.uniform((size, size))
+        a = tf.cast(tf.random.uniform((size, size)), dtype)
+        b = tf.cast(tf.random.uniform((size, size)), dtype)
         best = float("inf")
         for _ in range(6):
             tf.test.experimental.sync_devices()
@@ -126,7 +129,8 @@ class Trainer:
         self.device = device
         self.num_classes = num_classes
         self.top_k = min(5, num_classes)
-        with tf.device(device):
+        self.precision = settings.get("precision", "fp32")
+        with tf.device(device), precisions.model_policy(self.precision):
             self.model = build_model(variant, num_classes, device)
             self.optimizer, self.weight_decay = make_optimizer(settings["optimizer"])
             # Build the optimiser's slots now, so snapshot() before the first step covers them.
@@ -148,7 +152,8 @@ class Trainer:
     def _train_step_eager(self, x, y):
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
-            logits = self.model(x, training=True)
+            # Softmax cross-entropy on float32 logits (a bf16 model computes them in bfloat16).
+            logits = tf.cast(self.model(x, training=True), tf.float32)
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
         grads = tape.gradient(loss, variables)
         if self.weight_decay:
@@ -158,7 +163,7 @@ class Trainer:
         return loss, correct
 
     def _eval_step_eager(self, x, y):
-        logits = self.model(x, training=False)
+        logits = tf.cast(self.model(x, training=False), tf.float32)
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
         correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, axis=1), y), tf.int64))
         top_k = tf.math.top_k(logits, k=self.top_k).indices

@@ -16,9 +16,15 @@ def local_response_norm(x, depth_radius: int, bias: float, alpha: float, beta: f
 
 @keras.saving.register_keras_serializable(package="alexbench")
 class LocalResponseNorm(keras.layers.Layer):
-    """LRN layer (no weights) over the channel axis of NHWC input."""
+    """LRN layer (no weights) over the channel axis of NHWC input.
+
+    Always computes in float32: TensorFlow's LRN op has no bfloat16 CPU kernel, so under a
+    mixed_bfloat16 policy (fw_keras/precision.py) the input is cast up to float32 here and the
+    next layer casts the output back down. Under float32 nothing changes.
+    """
 
     def __init__(self, depth_radius: int, bias: float, alpha: float, beta: float, **kwargs):
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.depth_radius, self.bias, self.alpha, self.beta = depth_radius, bias, alpha, beta
 

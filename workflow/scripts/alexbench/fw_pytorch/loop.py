@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from alexbench.common import atomic_files, hardware
-from alexbench.fw_pytorch import snapshots
+from alexbench.fw_pytorch import precision as precisions, snapshots
 from alexbench.fw_pytorch.models import build_model, count_parameters
 from alexbench.fw_pytorch.optimizers import make_optimizer
 
@@ -95,10 +95,13 @@ def check_environment() -> tuple:
         out = model(torch.zeros(2, 1, 8, 8))
     return torch.__version__, tuple(out.shape)
 
-def peak_matmul_gflops(device, size: int) -> float:
-    """GFLOP/s of the framework's own float32 n x n matrix product on the device, best of 5
-    after one warm-up (the peak that model FLOP utilisation is measured against)."""
-    a, b = torch.rand(size, size, device=device), torch.rand(size, size, device=device)
+def peak_matmul_gflops(device, size: int, precision: str = "fp32") -> float:
+    """GFLOP/s of the framework's own n x n matrix product in `precision` (float32; bfloat16
+    for bf16) on the device, best of 5 after one warm-up (the peak that model FLOP utilisation
+    is measured against)."""
+    dtype = precisions.matmul_dtype(precision)
+    a = torch.rand(size, size, device=device, dtype=dtype)
+    b = torch.rand(size, size, device=device, dtype=dtype)
     best = float("inf")
     for _ in range(6):
         if device.type == "cuda":
@@ -120,6 +123,7 @@ class Trainer:
         self.model = build_model(variant, num_classes).to(device)
         self.parameters = count_parameters(self.model)
         self.optimizer = make_optimizer(self.model.parameters(), settings["optimizer"])
+        self.precision = settings.get("precision", "fp32")  # fp32 weights either way (precision.py)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
 
@@ -135,8 +139,9 @@ class Trainer:
         images, labels = self._inputs(x, y)
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        logits = self.model(images)
-        loss = F.cross_entropy(logits, labels)
+        with precisions.autocast(self.device, self.precision):
+            logits = self.model(images)
+            loss = F.cross_entropy(logits.float(), labels)  # softmax and loss in float32
         loss.backward()
         self.optimizer.step()
         correct = (logits.detach().argmax(dim=1) == labels).sum()
@@ -146,8 +151,8 @@ class Trainer:
         """Inference mode (dropout off), no gradients: (mean loss, correct top-1, correct top-k)."""
         images, labels = self._inputs(x, y)
         self.model.eval()
-        with torch.inference_mode():
-            logits = self.model(images)
+        with torch.inference_mode(), precisions.autocast(self.device, self.precision):
+            logits = self.model(images).float()
             loss = F.cross_entropy(logits, labels)
             k = min(5, logits.shape[1])
             top = logits.topk(k, dim=1).indices

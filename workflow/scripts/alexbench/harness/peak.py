@@ -1,8 +1,8 @@
 """The machine's peak matrix-multiply rate, the denominator of model FLOP utilisation.
 
-Measured with the framework's own float32 GEMM on the run's device and threads
-(backend.peak_matmul_gflops), before the framework is seeded, and cached per host, env and
-thread count in --peak-cache (resources/peaks/), so a host pays for it once. It is measured in
+Measured with the framework's own GEMM in the run's precision (float32; bfloat16 for a bf16 run)
+on the run's device and threads (backend.peak_matmul_gflops), before the framework is seeded, and
+cached per host, env, precision and thread count in --peak-cache (resources/peaks/), so a host pays for it once. It is measured in
 the job rather than by a rule of its own because on a cluster the job's node is the host that
 matters. Delete the cache file to measure again (e.g. after measuring on a busy machine).
 """
@@ -33,9 +33,9 @@ def peak_gflops(backend, device, cache_dir, env, threads, precision="fp32"):
             return {**cached, "source": "cached"}
     except (OSError, ValueError):
         pass
-    gflops = float(backend.peak_matmul_gflops(device, MATRIX_SIZE))
+    gflops = float(backend.peak_matmul_gflops(device, MATRIX_SIZE, precision))
     found = {"gflops": gflops, "matrix_size": MATRIX_SIZE}
     atomic_files.write_text(path, json.dumps(found) + "\n")
-    log.info("peak %s float32 matmul on %s: %.1f GFLOP/s (cached in %s)", env, socket.gethostname(),
-             gflops, path)
+    log.info("peak %s %s matmul on %s: %.1f GFLOP/s (cached in %s)", env, precision,
+             socket.gethostname(), gflops, path)
     return {**found, "source": "measured"}

@@ -30,6 +30,7 @@ from alexbench.common import (atomic_files, energy, gpu_devices, hardware, prove
                               run_contract)
 from alexbench.common.progress import Progress, open_terminal
 from alexbench.harness import metrics_doc, peak, runtime, schedule as schedules
+from alexbench.harness.precision import PrecisionUnsupportedError, check_supported
 from alexbench.harness.epochs import evaluate, train_epoch
 from alexbench.harness.meters import PhaseMeter
 from alexbench.harness.pipeline import prepare_one_batch
@@ -98,7 +99,7 @@ def main(argv=None):
     # still fails.
     try:
         return run(args, started_at)
-    except hardware.GPUUnavailableError as e:
+    except (hardware.GPUUnavailableError, PrecisionUnsupportedError) as e:
         log.error("%s", e)
         run_contract.write_failure(out_dir, type(e).__name__, str(e))
         return 3
@@ -111,13 +112,16 @@ def run(args, started_at):
     if args.hardware == "gpu" and not hardware.gpu_visible():
         raise hardware.GPUUnavailableError("nvidia-smi -L and /proc/driver/nvidia list none, "
                                            "or CUDA_VISIBLE_DEVICES hides them")
+    # This machine (perhaps a cluster node) must compute the precision natively.
+    check_supported(args.framework, args.model, args.hardware, args.settings["precision"])
     # One device per GPU job (a lock per id), chosen before the framework loads CUDA.
     args.gpu_id = gpu_devices.claim_gpu(log=log.info).gpu_id if args.hardware == "gpu" else None
     backend = runtime.start_backend(args.framework, args.threads, args.settings["deterministic"])
     device = backend.select_device(args.hardware)
     # Before anything is seeded: the probe's random matrices must not shift the run's streams.
     env = registry.framework(args.framework).env_name(args.hardware)
-    args.peak = peak.peak_gflops(backend, device, args.peak_cache, env, args.threads)
+    args.peak = peak.peak_gflops(backend, device, args.peak_cache, env, args.threads,
+                                 args.settings["precision"])
     metrics = train(args, backend, device, started_at)
     path = run_contract.write_metrics(args.out_dir, metrics)
     log.info("wrote %s (status %s)", path, metrics["status"])
@@ -141,9 +145,9 @@ def train(args, backend, device, started_at):
     val_split, val_idx = (test_split, np.arange(len(test_split))) if val_idx is None \
         else (train_split, val_idx)
     test_idx = np.arange(len(test_split))
-    log.info("%s %s on %s (%s): %d train, %d validation (%s), %d test images; threads %d",
-             args.framework, args.model, args.dataset, args.hardware, len(train_idx), len(val_idx),
-             settings["validation"], len(test_idx), args.threads)
+    log.info("%s %s on %s (%s, %s): %d train, %d validation (%s), %d test images; threads %d",
+             args.framework, args.model, args.dataset, args.hardware, settings["precision"],
+             len(train_idx), len(val_idx), settings["validation"], len(test_idx), args.threads)
 
     trainer = backend.Trainer(args.model, data.num_classes, settings, device)
     batch_size = settings["batch_size"]

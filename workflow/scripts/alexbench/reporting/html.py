@@ -37,7 +37,7 @@ def fmt(value, digits: int = 4, thousands: bool = False) -> str:
 def run_curve_path(plots_dir: Path, run) -> Path:
     """Where plot_run.py writes a run's curves (the lead's rule uses the same pattern)."""
     return (Path(plots_dir) / "runs" / run.framework / run.dataset / run.model / run.hardware
-            / f"seed{run.seed}.png")
+            / run.precision / f"seed{run.seed}.png")
 
 
 def comparison_plot_path(plots_dir: Path, stem: str) -> Path:

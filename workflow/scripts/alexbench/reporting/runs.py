@@ -54,6 +54,7 @@ class Run:
     model = property(lambda self: self.identity.model)
     hardware = property(lambda self: self.identity.hardware)
     seed = property(lambda self: self.identity.seed)
+    precision = property(lambda self: self.identity.precision)
     run_id = property(lambda self: self.identity.run_id)
 
     @property
@@ -113,7 +114,9 @@ def read_run(entry: run_table.TableEntry, allow_missing: bool = False) -> Run:
         metrics = run_contract.read_metrics(metrics_path)
         fields = ("experiment", "framework", "dataset", "model", "hardware", "seed")
         claimed = {k: metrics["run"][k] for k in fields}
-        expected = {k: getattr(identity, k) for k in fields}
+        # The precision a run trained in is its settings' (absent in older folders: fp32).
+        claimed["precision"] = metrics["settings"].get("precision") or registry.DEFAULT_PRECISION
+        expected = {k: getattr(identity, k) for k in fields + ("precision",)}
         if claimed != expected:
             raise ValueError(f"{metrics_path}: field run says {claimed}, but the run table has {expected}")
         run.metrics = metrics
@@ -144,7 +147,14 @@ def collect_runs(runs_json, allow_missing: bool = False) -> list[Run]:
     seed."""
     runs = [read_run(entry, allow_missing) for entry in run_table.read(runs_json)]
     return sorted(runs, key=lambda r: (r.experiment or "", r.dataset, r.model, r.hardware,
-                                       framework_rank(r.framework), r.seed))
+                                       precision_rank(r.precision), framework_rank(r.framework),
+                                       r.seed))
 
 
 framework_rank = registry.framework_rank
+
+
+def precision_rank(name: str) -> tuple:
+    """Registered precisions in registry order (fp32 first), then others by name."""
+    names = registry.precision_names()
+    return (names.index(name) if name in names else len(names), name)
