@@ -138,8 +138,7 @@ def bf16_support_problem(hardware_kind: str, cpuinfo=None, capability=...) -> st
         return (f"bf16 needs native bfloat16 on the CPU, and {path} lists neither "
                 f"{' nor '.join(CPU_BF16_FLAGS)} for {cpu_model_name(path)}; alexbench refuses "
                 "to time a slow emulation as bf16. Train bf16 on a CPU with one of these flags "
-                "(Intel Cooper Lake / Sapphire Rapids or newer, AMD Zen 4 or newer) or leave it "
-                "out with --config precision=[fp32]")
+                "(Intel Cooper Lake / Sapphire Rapids or newer, AMD Zen 4 or newer)")
     if hardware_kind == "gpu":
         if capability is ...:
             capability = gpu_compute_capability()
@@ -149,5 +148,5 @@ def bf16_support_problem(hardware_kind: str, cpuinfo=None, capability=...) -> st
             if capability is None else f"this GPU has compute capability {capability[0]}.{capability[1]}"
         return (f"bf16 needs native bfloat16 on the GPU (compute capability >= "
                 f"{GPU_BF16_MIN_CAPABILITY[0]}.{GPU_BF16_MIN_CAPABILITY[1]}, Ampere or newer), "
-                f"but {found}; leave it out with --config precision=[fp32]")
+                f"but {found}")
     raise ValueError(f"hardware must be 'cpu' or 'gpu', got {hardware_kind!r}")
