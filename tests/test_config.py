@@ -138,7 +138,7 @@ def test_hardware_auto_adds_gpu_only_when_visible():
 
 
 def test_a_run_outside_the_config_is_refused_by_name():
-    proc = dry_run("results/runs/pytorch/cifar10/alexnet-224/cpu/seed7/metrics.json", quiet=False)
+    proc = dry_run("results/runs/pytorch/cifar10/alexnet-224/cpu/fp32/seed7/metrics.json", quiet=False)
     assert proc.returncode != 0
     assert "no experiment in config.yaml trains alexnet-224 on cifar10 with pytorch" in proc.stdout + proc.stderr
 
@@ -153,7 +153,7 @@ def test_timed_cpu_runs_leave_no_room_for_preparation_beside_them():
     slots = {}
     for job in jobs:
         rule = job.split(":", 1)[0]
-        hardware = "gpu" if "/gpu/seed" in job else "cpu"
+        hardware = "gpu" if "/gpu/fp32/seed" in job else "cpu"
         resources = next(line for line in job.splitlines() if "resources:" in line)
         slots.setdefault((rule, hardware), set()).add(
             "cpu_timing_slot=2" if "cpu_timing_slot=2" in resources else

@@ -134,7 +134,7 @@ def test_offline_demo_runs_to_the_report(tmp_path):
     output = proc.stdout + proc.stderr
     assert "rule synthesize" in output and "file://" in output
     assert (workdir / "results/report.html").stat().st_size > 0
-    metrics = read_metrics(workdir / "results/runs/keras/mnist/alexnet-lrn-32/cpu/seed0/metrics.json")
+    metrics = read_metrics(workdir / "results/runs/keras/mnist/alexnet-lrn-32/cpu/fp32/seed0/metrics.json")
     assert metrics["smoke"] is True and metrics["status"] == "ok"
 
 
@@ -145,9 +145,9 @@ def test_failed_run_after_keep_going_is_listed_in_the_report(tmp_path):
     config = ["demo=true", "experiments_only=[S2]", "hardware=[cpu,gpu]"]
     proc = snakemake(workdir, "--keep-going", "--config", *config, succeed=False)
     assert proc.returncode != 0
-    gpu_run = workdir / "results/runs/keras/mnist/alexnet-lrn-32/gpu/seed0"
+    gpu_run = workdir / "results/runs/keras/mnist/alexnet-lrn-32/gpu/fp32/seed0"
     assert not (gpu_run / "metrics.json").exists()
-    assert (workdir / "results/runs/keras/mnist/alexnet-lrn-32/cpu/seed0/metrics.json").exists()
+    assert (workdir / "results/runs/keras/mnist/alexnet-lrn-32/cpu/fp32/seed0/metrics.json").exists()
     assert not (workdir / "results/report.html").exists()
 
     snakemake(workdir, "--config", *config, "report_allow_missing=true")
@@ -168,7 +168,7 @@ def test_offline_demo_builds_s4_in_three_frameworks_and_the_published_weights(tm
     output = proc.stdout + proc.stderr
     assert "rule synthesize_weights" in output and "--digest-file sha1:" in output
     for framework in ("pytorch", "keras", "gluon"):
-        run = read_metrics(workdir / f"results/runs/{framework}/imagenette-320/alexnet-2012/cpu/seed0/metrics.json")
+        run = read_metrics(workdir / f"results/runs/{framework}/imagenette-320/alexnet-2012/cpu/fp32/seed0/metrics.json")
         assert run["status"] == "ok" and run["parameters"] == 56_909_194
         assert run["test"]["top5_accuracy"] is not None
         evaluation = contract.read_metrics(

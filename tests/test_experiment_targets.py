@@ -26,8 +26,8 @@ def test_experiment_report_covers_only_its_runs(built_report, tmp_path):
     run_in_env("report", args + ["--plots-dir", built_report.results / "plots", "--out", out])
     tmp_path = tmp_path / "results"
     perf = pd.read_csv(tmp_path / "experiments" / "S3" / "performance.csv")
-    assert sorted(perf["run_id"]) == ["gluon-cifar10-alexnet-224-gpu-seed0",
-                                      "pytorch-cifar10-alexnet-224-gpu-seed0"]
+    assert sorted(perf["run_id"]) == ["gluon-cifar10-alexnet-224-gpu-fp32-seed0",
+                                      "pytorch-cifar10-alexnet-224-gpu-fp32-seed0"]
     assert (tmp_path / "experiments" / "S3" / "comparison" / "train_time.png").exists()
     page = out.read_text()
     assert page.count("<tr data-run=") == 2 and "single run, no ranking claim" in page

@@ -61,7 +61,7 @@ def test_killing_the_job_shell_ends_the_training(prepared_data, tmp_path):
 
 
 def test_the_train_rule_execs_the_interpreter():
-    target = "results/runs/pytorch/mnist/alexnet-mnist/cpu/seed0/metrics.json"
+    target = "results/runs/pytorch/mnist/alexnet-mnist/cpu/fp32/seed0/metrics.json"
     proc = dry_run(target, "--printshellcmds", "--forcerun", "train", quiet=False)
     assert proc.returncode == 0, proc.stderr
     assert "; exec .venvs/pytorch-cpu/bin/python workflow/scripts/train.py" in proc.stdout
@@ -87,7 +87,7 @@ def test_killing_snakemake_ends_its_training_job(tmp_path):
     """The whole chain as a scheduler or a user stops it: Snakemake killed while a train job
     runs. Before, the job's shell and its Python lived on and wrote a metrics.json later."""
     clone = copy_checkout(tmp_path / "clone")
-    target = "results/runs/keras/mnist/alexnet-lrn-32/cpu/seed0/metrics.json"
+    target = "results/runs/keras/mnist/alexnet-lrn-32/cpu/fp32/seed0/metrics.json"
     snakemake = subprocess.Popen(
         [*SNAKEMAKE, target, "-j1", "--config", "demo=true", "experiments_only=[S2]",
          "hardware=[cpu]"], cwd=clone, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

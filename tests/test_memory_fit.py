@@ -15,7 +15,7 @@ from plugins.checkout import copy_checkout
 from plugins.run_fixtures import write_run_table
 from test_config import SNAKEMAKE, dry_run
 
-S1_RUN = "results/runs/keras/cifar10/alexnet-cifar-256/cpu/seed0/metrics.json"
+S1_RUN = "results/runs/keras/cifar10/alexnet-cifar-256/cpu/fp32/seed0/metrics.json"
 
 
 def default_config(**overrides) -> dict:
@@ -55,7 +55,7 @@ def test_the_demo_leaves_out_what_cannot_fit(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "demo: skipped: S1 (alexnet-cifar-256) needs about" in proc.stderr
     assert "alexnet-cifar-256" not in proc.stdout
-    assert "results/runs/keras/mnist/alexnet-mnist/cpu/seed0/metrics.json" in proc.stdout
+    assert "results/runs/keras/mnist/alexnet-mnist/cpu/fp32/seed0/metrics.json" in proc.stdout
 
 
 def test_the_report_shows_why_an_experiment_was_left_out(built_report, tmp_path):

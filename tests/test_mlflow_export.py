@@ -49,15 +49,15 @@ def test_runs_are_logged_once_with_params_epochs_metrics_artifacts_and_tags(runs
     export(runs.values(), done, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
     summary = json.loads(done.read_text())
     assert summary["tracking_uri"] == uri
-    assert summary["runs"]["keras-mnist-alexnet-mnist-cpu-seed0"] == "logged"
+    assert summary["runs"]["keras-mnist-alexnet-mnist-cpu-fp32-seed0"] == "logged"
     assert summary["runs"][str(runs["failed"])] == "no metrics.json (not finished)"
 
     store = read_back(uri)
     assert "alexbench S0" in store["experiments"]
     by_name = {r["name"]: r for r in store["runs"]}
-    assert sorted(by_name) == ["keras-mnist-alexnet-mnist-cpu-seed0", "keras-mnist-alexnet-mnist-cpu-seed1",
-                               "pytorch-mnist-alexnet-mnist-cpu-seed1"]
-    run = by_name["keras-mnist-alexnet-mnist-cpu-seed0"]
+    assert sorted(by_name) == ["keras-mnist-alexnet-mnist-cpu-fp32-seed0", "keras-mnist-alexnet-mnist-cpu-fp32-seed1",
+                               "pytorch-mnist-alexnet-mnist-cpu-fp32-seed1"]
+    run = by_name["keras-mnist-alexnet-mnist-cpu-fp32-seed0"]
     metrics = run_contract.read_metrics(runs["ok0"] / "metrics.json")
     history = run_contract.read_history(runs["ok0"] / "history.csv")
     assert run["status"] == "FINISHED"
@@ -73,9 +73,9 @@ def test_runs_are_logged_once_with_params_epochs_metrics_artifacts_and_tags(runs
     assert run["tags"]["git.commit"] == metrics["provenance"]["git_commit"]
     assert run["tags"]["git.dirty"] == "false"
     assert run["tags"]["versions.framework_detail.tensorflow"] == "2.21.0"
-    assert run["tags"]["alexbench.run_id"] == "keras-mnist-alexnet-mnist-cpu-seed0"
+    assert run["tags"]["alexbench.run_id"] == "keras-mnist-alexnet-mnist-cpu-fp32-seed0"
     assert {"metrics.json", "history.csv", "env.txt"} <= set(run["artifacts"])
-    diverged = by_name["pytorch-mnist-alexnet-mnist-cpu-seed1"]
+    diverged = by_name["pytorch-mnist-alexnet-mnist-cpu-fp32-seed1"]
     assert diverged["tags"]["alexbench.status"] == "diverged"
     assert [s for s, _ in diverged["history"]["val_accuracy"]] == [1, 2, 3]
     assert [s for s, _ in diverged["history"]["train_loss"]] == [1, 2]   # the non-finite loss is left out
@@ -90,8 +90,8 @@ def test_runs_are_logged_once_with_params_epochs_metrics_artifacts_and_tags(runs
     run_contract.write_metrics(runs["ok1"], retrained)
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     run_export(["--done", done, "--tracking-uri", uri, "--run-dir", runs["ok0"], "--run-dir", runs["ok1"]], env)
-    assert json.loads(done.read_text())["runs"] == {"keras-mnist-alexnet-mnist-cpu-seed0": "already logged",
-                                                    "keras-mnist-alexnet-mnist-cpu-seed1": "logged"}
+    assert json.loads(done.read_text())["runs"] == {"keras-mnist-alexnet-mnist-cpu-fp32-seed0": "already logged",
+                                                    "keras-mnist-alexnet-mnist-cpu-fp32-seed1": "logged"}
     assert len(read_back(uri)["runs"]) == 4
 
 
@@ -102,7 +102,7 @@ def test_default_store_is_sqlite_under_results(runs, tmp_path):
     assert (tmp_path / "results" / "mlflow.db").exists()
     assert json.loads(done.read_text())["tracking_uri"] == f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}"
     store = read_back(f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}")
-    assert [r["name"] for r in store["runs"]] == ["keras-mnist-alexnet-mnist-cpu-seed0"]
+    assert [r["name"] for r in store["runs"]] == ["keras-mnist-alexnet-mnist-cpu-fp32-seed0"]
     assert list((tmp_path / "results" / "mlflow-artifacts").rglob("metrics.json"))
 
 

@@ -75,7 +75,7 @@ def test_real_fashion_mnist_trains_to_parity_through_the_workflow(real_fashion_m
         spec = tier["experiments"][experiment]
         for framework in spec["frameworks"]:
             run_dir = (workdir / "results/runs" / framework / spec["dataset"] / spec["model"]
-                       / "cpu" / "seed0")
+                       / "cpu" / "fp32" / "seed0")
             metrics = read_metrics(run_dir / "metrics.json")
             jsonschema.validate(metrics, schema)
             history = read_history(run_dir / "history.csv")
@@ -103,7 +103,7 @@ def test_real_fashion_mnist_trains_to_parity_through_the_workflow(real_fashion_m
     for (experiment, framework), result in results.items():
         spec = tier["experiments"][experiment]
         log = (workdir / "logs/train" / framework / spec["dataset"] / spec["model"] / "cpu"
-               / "seed0.log").read_text()
+               / "fp32" / "seed0.log").read_text()
         stamps = [datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
                   for line in log.splitlines() if " INFO progress epoch " in line]
         assert stamps, f"no progress line in the {framework} {spec['model']} log"

@@ -130,11 +130,11 @@ def test_a_fourth_framework_needs_one_registry_entry(tmp_path):
                            "hardware=[cpu]"], cwd=checkout, capture_output=True, text=True,
                           timeout=1500)
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-    metrics = read_metrics_in(checkout, "results/runs/torch2/mnist/alexnet-lrn-32/cpu/seed0/metrics.json")
+    metrics = read_metrics_in(checkout, "results/runs/torch2/mnist/alexnet-lrn-32/cpu/fp32/seed0/metrics.json")
     assert metrics["run"]["framework"] == "torch2" and metrics["status"] == "ok"
-    assert "torch==" in (checkout / "results/runs/torch2/mnist/alexnet-lrn-32/cpu/seed0/env.txt").read_text()
+    assert "torch==" in (checkout / "results/runs/torch2/mnist/alexnet-lrn-32/cpu/fp32/seed0/env.txt").read_text()
     page = (checkout / "results" / "report.html").read_text()
-    assert "PyTorch, second name" in page and 'data-run="torch2-mnist-alexnet-lrn-32-cpu-seed0"' in page
+    assert "PyTorch, second name" in page and 'data-run="torch2-mnist-alexnet-lrn-32-cpu-fp32-seed0"' in page
 
 
 def read_metrics_in(checkout, path):

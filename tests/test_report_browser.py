@@ -81,9 +81,9 @@ def test_tables_sort_and_anchors_open_run_details(built_report, browser_page):
     header.click()
     assert times() == sorted(ascending, reverse=True)
 
-    details = page.locator("#run-keras-mnist-alexnet-mnist-gpu-seed1")
+    details = page.locator("#run-keras-mnist-alexnet-mnist-gpu-fp32-seed1")
     assert details.get_attribute("open") is None and not details.is_visible()  # its experiment is collapsed
-    page.locator('a[href="#run-keras-mnist-alexnet-mnist-gpu-seed1"]').click()
+    page.locator('a[href="#run-keras-mnist-alexnet-mnist-gpu-fp32-seed1"]').click()
     assert details.get_attribute("open") is not None and details.is_visible()
     curves = details.locator("svg.curves")
     assert curves.is_visible()

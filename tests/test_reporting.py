@@ -2,8 +2,8 @@
 bad run files, plots and the self-contained report.html.
 
 The fixture (tests/plugins/run_fixtures.py) is a 20-run matrix written through the real run
-contract: S0 with keras/gluon/pytorch on cpu and gpu, seeds 0-2 (gluon/gpu/seed2 failed,
-pytorch/cpu/seed1 diverged) and S3 with gluon/pytorch on gpu. The entry points run in the report
+contract: S0 with keras/gluon/pytorch on cpu and gpu, seeds 0-2 (gluon/gpu/fp32/seed2 failed,
+pytorch/cpu/fp32/seed1 diverged) and S3 with gluon/pytorch on gpu. The entry points run in the report
 venv, as the workflow runs them.
 """
 import json
@@ -110,9 +110,9 @@ def test_performance_csv_has_one_row_per_expected_run_with_status(built_report):
                    "throughput.train_images_per_s", "test.accuracy", "memory.peak_rss_mb",
                    "time_to_target_s", "timing_definition", "started_at"):
         assert column in perf.columns, column
-    keras0 = perf[perf["run_id"] == "keras-mnist-alexnet-mnist-gpu-seed0"].iloc[0]
+    keras0 = perf[perf["run_id"] == "keras-mnist-alexnet-mnist-gpu-fp32-seed0"].iloc[0]
     metrics = run_contract.read_metrics(built_report.matrix.root / "results/runs/keras/mnist/"
-                                        "alexnet-mnist/gpu/seed0/metrics.json")
+                                        "alexnet-mnist/gpu/fp32/seed0/metrics.json")
     assert json.loads(keras0["epoch_times_s"]) == metrics["epoch_times_s"]
     assert keras0["train_time_s"] == metrics["train_time_s"]
     assert keras0["device.name"] == GPU_NAME
@@ -187,7 +187,7 @@ def test_html_table_is_the_same_table(built_report):
 def test_without_allow_missing_a_missing_run_stops_aggregation_naming_it(run_matrix):
     proc = run_in_env("report", aggregate_args(run_matrix), check=False)
     assert proc.returncode == 1
-    assert "gluon/mnist/alexnet-mnist/gpu/seed2/metrics.json is missing" in proc.stderr
+    assert "gluon/mnist/alexnet-mnist/gpu/fp32/seed2/metrics.json is missing" in proc.stderr
     assert "--allow-missing" in proc.stderr
     assert not (run_matrix.root / "results" / "performance.csv").exists()
 
@@ -214,16 +214,16 @@ def test_allow_missing_lists_failed_and_missing_runs_with_reasons(run_matrix):
     run_in_env("report", aggregate_args(run_matrix, "--allow-missing"))
     perf = pd.read_csv(results / "performance.csv").set_index("run_id")
     assert len(perf) == 24
-    assert perf.loc["gluon-mnist-alexnet-mnist-gpu-seed7", "status"] == "failed"
-    assert "ERROR no GPU visible" in perf.loc["gluon-mnist-alexnet-mnist-gpu-seed7", "failure_reason"]
-    assert perf.loc["keras-mnist-alexnet-mnist-gpu-seed7", "status"] == "missing"
-    assert "no error in" in perf.loc["keras-mnist-alexnet-mnist-gpu-seed7", "failure_reason"]
-    assert perf.loc["keras-mnist-alexnet-mnist-cpu-seed7", "status"] == "missing"
-    assert "never ran" in perf.loc["keras-mnist-alexnet-mnist-cpu-seed7", "failure_reason"]
-    assert perf.loc["keras-mnist-alexnet-mnist-cpu-seed7", "experiment"] == "S0"
-    assert perf.loc["pytorch-mnist-alexnet-mnist-gpu-seed7", "status"] == "failed"
-    assert "RuntimeError: cuDNN error" in perf.loc["pytorch-mnist-alexnet-mnist-gpu-seed7", "failure_reason"]
-    assert perf.loc["gluon-mnist-alexnet-mnist-gpu-seed2", "status"] == "failed"
+    assert perf.loc["gluon-mnist-alexnet-mnist-gpu-fp32-seed7", "status"] == "failed"
+    assert "ERROR no GPU visible" in perf.loc["gluon-mnist-alexnet-mnist-gpu-fp32-seed7", "failure_reason"]
+    assert perf.loc["keras-mnist-alexnet-mnist-gpu-fp32-seed7", "status"] == "missing"
+    assert "no error in" in perf.loc["keras-mnist-alexnet-mnist-gpu-fp32-seed7", "failure_reason"]
+    assert perf.loc["keras-mnist-alexnet-mnist-cpu-fp32-seed7", "status"] == "missing"
+    assert "never ran" in perf.loc["keras-mnist-alexnet-mnist-cpu-fp32-seed7", "failure_reason"]
+    assert perf.loc["keras-mnist-alexnet-mnist-cpu-fp32-seed7", "experiment"] == "S0"
+    assert perf.loc["pytorch-mnist-alexnet-mnist-gpu-fp32-seed7", "status"] == "failed"
+    assert "RuntimeError: cuDNN error" in perf.loc["pytorch-mnist-alexnet-mnist-gpu-fp32-seed7", "failure_reason"]
+    assert perf.loc["gluon-mnist-alexnet-mnist-gpu-fp32-seed2", "status"] == "failed"
     md = (results / "performance.md").read_text()
     assert md.count("| missing |") == 2 and md.count("| failed |") == 3
 
@@ -283,7 +283,7 @@ def test_claim_verdicts_on_the_fixture_matrix(built_report):
     assert _verdict(frame, experiment="S0", hardware="cpu", metric="test_accuracy")["verdict"] == "reproduced"
     # S3 published after epoch 9 of 10: read from history.csv at epoch 9.
     s3_acc = _verdict(frame, experiment="S3", metric="test_accuracy")
-    history = run_contract.read_history(built_report.results / "runs/gluon/cifar10/alexnet-224/gpu/seed0/history.csv")
+    history = run_contract.read_history(built_report.results / "runs/gluon/cifar10/alexnet-224/gpu/fp32/seed0/history.csv")
     assert s3_acc["measured"] == pytest.approx(history[8]["val_accuracy"])
     assert s3_acc["verdict"] == "reproduced" and "epoch 9" in s3_acc["reason"]
     s3_train = _verdict(frame, experiment="S3", metric="train_accuracy")
@@ -413,8 +413,8 @@ def test_report_is_self_contained_and_small(built_report):
     assert page.count('src="data:image/png;base64,') == len(plots.COMPARISON_PLOTS)
     curves = json.loads(re.search(r'<script type="application/json" id="run-curves">(.*?)</script>',
                                   page, re.S).group(1))
-    history = run_contract.read_history(built_report.results / "runs/keras/mnist/alexnet-mnist/gpu/seed0/history.csv")
-    assert curves["keras-mnist-alexnet-mnist-gpu-seed0"]["val_accuracy"] == [round(r["val_accuracy"], 5) for r in history]
+    history = run_contract.read_history(built_report.results / "runs/keras/mnist/alexnet-mnist/gpu/fp32/seed0/history.csv")
+    assert curves["keras-mnist-alexnet-mnist-gpu-fp32-seed0"]["val_accuracy"] == [round(r["val_accuracy"], 5) for r in history]
     assert len(curves) == 20  # the failed run keeps the two epochs it logged
     assert page.count('<details class="experiment"') == 2  # S0 and S3, collapsed
     # One table row and one details section per run, linked by anchor.
@@ -490,7 +490,7 @@ def test_make_report_refuses_a_stale_performance_table(built_report, tmp_path):
             "--plots-dir", results / "plots"]
     args += ["--runs", write_run_table(matrix.run_dirs[:-1], path=tmp_path / "runs.json")]
     proc = run_in_env("report", args + ["--out", tmp_path / "r.html"], check=False)
-    assert proc.returncode == 1 and "only in the table: ['pytorch-cifar10-alexnet-224-gpu-seed0']" in proc.stderr
+    assert proc.returncode == 1 and "only in the table: ['pytorch-cifar10-alexnet-224-gpu-fp32-seed0']" in proc.stderr
     assert not (tmp_path / "r.html").exists()
 
 

@@ -31,7 +31,7 @@ from slurm.cluster import ETC_SLURM, LocalSlurmCluster, client_env
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[1]
-RUN = "keras/mnist/alexnet-lrn-32/{hardware}/seed0"
+RUN = "keras/mnist/alexnet-lrn-32/{hardware}/fp32/seed0"
 # Threads are explicit: the workflow's default (all of --cores) has no meaning on a cluster.
 TRAIN_THREADS = min(2, os.cpu_count() or 1)
 
