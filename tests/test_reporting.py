@@ -150,7 +150,7 @@ def test_summary_statistics_match_hand_computed_values(built_report):
 def test_markdown_table_follows_the_s0_readme_columns(built_report):
     md = (built_report.results / "performance.md").read_text()
     lines = md.splitlines()
-    header = ("| # | Framework | Framework version | Python version | Hardware | Seed | Status | "
+    header = ("| # | Framework | Framework version | Python version | Hardware | Precision | Seed | Status | "
               "Training time (s) | Test loss | Test accuracy | Throughput (images/s) | Epochs | Parameters |")
     assert lines.count(header) == 2  # one table per experiment (S0, S3)
     assert "## S0: Keras, MNIST 28x28 (alexnet-mnist)" in lines

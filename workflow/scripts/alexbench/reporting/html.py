@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jinja2
 
-from alexbench.reporting import claims, ranking, tables
+from alexbench.reporting import claims, precision, ranking, tables
 from alexbench.reporting.plots import COMPARISON_PLOTS, FRAMEWORK_COLOURS, FRAMEWORK_LABELS, OPTIONAL_PLOTS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -112,6 +112,8 @@ def build_context(config: dict, perf, summary, runs, verdicts, plots_dir, proven
         "comparison": comparison, "detail_groups": detail_groups(runs), "curves_json": curves_json(runs),
         "provenance": provenance, "colours": FRAMEWORK_COLOURS, "labels": FRAMEWORK_LABELS,
         "relative_metrics": claims.RELATIVE, "ranking_test": ranking.TEST_NAME,
+        "precision_rows": precision.comparison(summary),
+        "skipped_precisions": config.get("skipped_precisions") or {},
     }
 
 

@@ -166,11 +166,19 @@ def _wrap(text: str, width: int = 38) -> str:
     return "\n".join(lines + [line])
 
 
+def precision_slot(hardware: str, precision) -> str:
+    """An x-axis slot: 'CPU' for fp32 runs, 'CPU bf16' for the others, so precisions never merge."""
+    fp32 = not isinstance(precision, str) or precision == "fp32"
+    return hardware.upper() + ("" if fp32 else f" {precision}")
+
+
 def plot_metric_by_framework(perf: pd.DataFrame, column: str, ylabel: str, out_png, titles: dict,
                              bars: bool = True) -> list[Path]:
-    """One panel per experiment; x = hardware, one bar (or point) per framework with the mean over
-    ok seeds and its 95% Student-t interval, single seeds as dots."""
+    """One panel per experiment; x = hardware (and precision, where not fp32), one bar (or point)
+    per framework with the mean over ok seeds and its 95% Student-t interval, single seeds as dots."""
     set_theme()
+    perf = perf.assign(hardware=[precision_slot(h, p) for h, p in
+                                 zip(perf["hardware"], perf.get("precision", ["fp32"] * len(perf)))])
     ok = perf[perf["status"] == "ok"].copy()
     experiments = sorted(perf["experiment"].dropna().unique())
     frameworks = _frameworks_in(perf)
@@ -201,7 +209,7 @@ def plot_metric_by_framework(perf: pd.DataFrame, column: str, ylabel: str, out_p
                 ax.scatter([x] * len(values), values, s=10, color="black" if bars else colour,
                            zorder=3, edgecolors="white", linewidths=0.5)
         ax.set_xticks(range(len(hardware)))
-        ax.set_xticklabels([h.upper() for h in hardware])
+        ax.set_xticklabels(hardware)
         ax.set_xlim(-0.6, len(hardware) - 0.4)
         ax.set_xlabel("Hardware")
         ax.set_ylabel(ylabel)

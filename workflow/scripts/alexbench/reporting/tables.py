@@ -12,11 +12,11 @@ import pandas as pd
 
 from alexbench.common import registry
 from alexbench.reporting import ranking
-from alexbench.reporting.runs import framework_rank
+from alexbench.reporting.runs import framework_rank, precision_rank
 from alexbench.reporting.stats import finite, mean_ci
 
-IDENTITY = ["experiment", "framework", "dataset", "model", "hardware", "seed"]
-GROUP = ["experiment", "framework", "dataset", "model", "hardware"]
+IDENTITY = ["experiment", "framework", "dataset", "model", "hardware", "precision", "seed"]
+GROUP = ["experiment", "framework", "dataset", "model", "hardware", "precision"]
 # (summary column stem, performance.csv column) of the figures summarised over seeds.
 SUMMARISED = [("test_accuracy", "test.accuracy"), ("train_time_s", "train_time_s"),
               ("train_images_per_s", "throughput.train_images_per_s")]
@@ -52,7 +52,7 @@ def performance_frame(runs) -> pd.DataFrame:
     for run in runs:
         row = {"run_id": run.run_id, "experiment": run.experiment, "framework": run.framework,
                "dataset": run.dataset, "model": run.model, "hardware": run.hardware,
-               "seed": run.seed, "status": run.status, "failure_reason": run.failure_reason,
+               "precision": run.precision, "seed": run.seed, "status": run.status, "failure_reason": run.failure_reason,
                "run_dir": str(run.run_dir)}
         if run.metrics:
             flat = flatten(run.metrics)
@@ -90,6 +90,8 @@ def read_performance(path) -> pd.DataFrame:
     for column in ("framework", "dataset", "model", "hardware", "status"):
         if column not in frame:
             raise ValueError(f"{path}: column {column!r} is missing; was it written by aggregate.py?")
+    if "precision" not in frame:  # written before precision joined the identity: all fp32
+        frame["precision"] = registry.DEFAULT_PRECISION
     return frame
 
 
@@ -124,9 +126,10 @@ def summary_frame(perf: pd.DataFrame) -> pd.DataFrame:
         rows.append(row)
     frame = pd.DataFrame(rows)
     order = frame["framework"].map(framework_rank) if len(frame) else []
-    frame = frame.assign(_order=order).sort_values(["experiment", "dataset", "model", "hardware", "_order"],
-                                                    kind="stable")
-    return frame.drop(columns="_order").reset_index(drop=True)
+    precision_order = frame["precision"].map(precision_rank) if len(frame) else []
+    frame = frame.assign(_order=order, _precision=precision_order).sort_values(
+        ["experiment", "dataset", "model", "hardware", "_precision", "_order"], kind="stable")
+    return frame.drop(columns=["_order", "_precision"]).reset_index(drop=True)
 
 
 def framework_version(row) -> str:
@@ -174,6 +177,7 @@ TABLE_COLUMNS = [
     ("Framework version", framework_version),
     ("Python version", lambda r: _text(r.get("versions.python"))),
     ("Hardware", lambda r: _text(r.get("device.name")) or r["hardware"]),
+    ("Precision", lambda r: precision_label(r.get("precision"))),
     ("Seed", lambda r: str(r["seed"])),
     ("Status", lambda r: r["status"] + (" (smoke)" if _is_true(r.get("smoke")) else "")
      + (" (subset)" if is_subset(r) else "")),
@@ -188,6 +192,12 @@ TABLE_COLUMNS = [
 
 # Shown only when some run measured energy (a GPU with NVML, a CPU with readable RAPL).
 ENERGY_COLUMN = ("Energy (J)", lambda r: _fmt(r.get("energy.joules"), 0))
+
+
+def precision_label(name) -> str:
+    """The registry's label ('bf16 mixed'); fp32 where the column is absent (older tables)."""
+    name = name if isinstance(name, str) and name else registry.DEFAULT_PRECISION
+    return registry.PRECISIONS[name].label if name in registry.PRECISIONS else name
 
 
 def has_energy(perf: pd.DataFrame) -> bool:
@@ -288,12 +298,16 @@ def html_document(perf: pd.DataFrame, config: dict) -> str:
 
 
 def headline(summary: pd.DataFrame) -> list[dict]:
-    """Per workload (experiment x dataset x model x hardware): frameworks in order of mean training
-    time over ok seeds, with throughput, accuracy and the ranking claim the seeds support
+    """Per workload (experiment x dataset x model x hardware x precision): frameworks in order of
+    mean training time over ok seeds (each precision ranked on its own), with throughput, accuracy and the ranking claim the seeds support
     (`ranking.annotate`); frameworks without an ok run come last with their failure counts."""
     workloads = []
-    for key, group in summary.groupby(["experiment", "dataset", "model", "hardware"], sort=True,
-                                      dropna=False):
+    keys = ["experiment", "dataset", "model", "hardware", "precision"]
+    if "precision" not in summary:  # a summary.csv from before precision joined: all fp32
+        summary = summary.assign(precision=registry.DEFAULT_PRECISION)
+    summary = summary.assign(_precision=summary["precision"].map(precision_rank))
+    for key, group in summary.sort_values(["experiment", "dataset", "model", "hardware", "_precision"],
+                                          kind="stable").groupby(keys, sort=False, dropna=False):
         measured = group[group["n_ok"] > 0].sort_values("train_time_s_mean", kind="stable")
         unmeasured = group[group["n_ok"] == 0]
         entries = []
@@ -320,7 +334,8 @@ def headline(summary: pd.DataFrame) -> list[dict]:
                             "speedup_vs_slowest": math.nan, "smoke": False, "subset": False,
                             "p_vs_best": math.nan, "claim": "no completed run"})
         workloads.append({"experiment": key[0], "dataset": key[1], "model": key[2],
-                          "hardware": key[3], "ranking": entries, **verdict})
+                          "hardware": key[3], "precision": key[4],
+                          "precision_label": precision_label(key[4]), "ranking": entries, **verdict})
     return workloads
 
 
@@ -337,5 +352,9 @@ def _values(cell) -> list[float]:
 
 def ranking_lines(summary: pd.DataFrame, experiment) -> list[str]:
     """Markdown bullets: the ranking sentence of each workload of one experiment."""
-    return [f"- **{wl['hardware'].upper()}** ({wl['dataset']}, {wl['model']}): {ranking.sentence(wl)}"
-            for wl in headline(summary) if wl["experiment"] == experiment]
+    return [f"- **{wl['hardware'].upper()}**{_precision_suffix(wl)} ({wl['dataset']}, {wl['model']}): "
+            f"{ranking.sentence(wl)}" for wl in headline(summary) if wl["experiment"] == experiment]
+
+
+def _precision_suffix(workload) -> str:
+    return "" if workload["precision"] == registry.DEFAULT_PRECISION else f" {workload['precision']}"
