@@ -19,7 +19,7 @@ from alexbench.reporting import claims, plots, runs, stats, tables
 from conftest import run_in_env
 from plugins.run_fixtures import (CPU_NAME, GPU_NAME, aggregate_args, base_config, experiment,
                                   fixture_identity, log_for, write_run_table,
-                                  run_dir_for, write_failed_log, write_run)
+                                  run_dir_for, write_failed_log, write_run, RunMatrix)
 
 REPORT_SIZE_LIMIT_BYTES = 3 * 1024 * 1024
 
@@ -154,10 +154,10 @@ def test_markdown_table_follows_the_s0_readme_columns(built_report):
               "Training time (s) | Test loss | Test accuracy | Throughput (images/s) | Epochs | Parameters |")
     assert lines.count(header) == 2  # one table per experiment (S0, S3)
     assert "## S0: Keras, MNIST 28x28 (alexnet-mnist)" in lines
-    assert (f"| 1 | Keras | keras 3.15.1, tensorflow 2.21.0 | 3.11.9 | {CPU_NAME} | 0 | ok | 4981.5 | "
+    assert (f"| 1 | Keras | keras 3.15.1, tensorflow 2.21.0 | 3.11.9 | {CPU_NAME} | fp32 | 0 | ok | 4981.5 | "
             "0.0310 | 0.9925 | 146.3 | 12 | 1,890,890 |") in lines
     # The failed run keeps its row: identity and status, no figures.
-    assert "| 15 | MXNet Gluon |  |  | gpu | 2 | failed |  |  |  |  |  |  |" in lines
+    assert "| 15 | MXNet Gluon |  |  | gpu | fp32 | 2 | failed |  |  |  |  |  |  |" in lines
     assert any("| PyTorch | torch 2.13.0 | 3.11.9 |" in ln and "| diverged |" in ln and "| 3 |" in ln
                for ln in lines)
     rows = [ln for ln in lines if re.match(r"\| \d+ \|", ln)]
@@ -447,22 +447,23 @@ def test_performance_md_states_the_ranking_and_its_test(built_report):
 
 
 def test_claims_list_every_mismatch_with_the_run(tmp_path):
-    # S0's claim is on MNIST: an S0 run overridden to Fashion-MNIST with batch 64 in fp16 is not
+    # S0's claim is on MNIST: an S0 run overridden to Fashion-MNIST with batch 64 in bf16 is not
     # comparable, for each reason, even for accuracy.
     runs_root = tmp_path / "results" / "runs"
     claim = dict(GPU_CLAIM, precision="fp32")
     config = base_config({"S0": experiment("t", ["keras"], "alexnet-mnist", "fashion_mnist", ["gpu"], [0], 12,
                                            {"reference": "t", "claims": [claim], "tolerance": {}}, "S0")})
-    run_dir = write_run(runs_root, "keras", dataset="fashion_mnist", hardware="gpu", seed=0)
+    run_dir = write_run(runs_root, "keras", dataset="fashion_mnist", hardware="gpu", seed=0,
+                        precision="bf16")
     metrics = run_contract.read_metrics(run_dir / "metrics.json")
-    metrics["settings"].update(batch_size=64, precision="fp16")
+    metrics["settings"].update(batch_size=64)
     run_contract.write_metrics(run_dir, metrics)
     verdicts = claims.evaluate_claims(config, runs.collect_runs(write_run_table([run_dir], experiment="S0")))
     acc = [v for v in verdicts if v.metric == "test_accuracy"][0]
     assert acc.verdict == "not comparable"
     assert acc.reason == ("different dataset: published with mnist, run with fashion_mnist; "
                           "different batch size: published with 32, run with 64; "
-                          "different precision: published with fp32, run with fp16")
+                          "different precision: published with fp32, run with bf16")
     # Trained 12 epochs on the claim's dataset and settings: comparable again.
     ok_dir = write_run(tmp_path / "b" / "results" / "runs", "keras", hardware="gpu", seed=0)
     config["experiments"]["S0"]["dataset"] = "mnist"
@@ -575,3 +576,66 @@ def test_energy_column_and_plot_appear_when_a_run_has_a_counter(tmp_path):
 def test_no_energy_column_or_plot_without_a_counter(built_report):
     assert "Energy (J)" not in (built_report.results / "performance.md").read_text()
     assert not (built_report.results / "plots" / "comparison" / "energy_vs_accuracy.png").exists()
+
+
+# --- the precision axis ----------------------------------------------------------------------------
+
+def test_the_report_sets_bf16_beside_fp32_per_workload_and_framework(tmp_path):
+    """D in Keras and PyTorch, two seeds, fp32 and bf16: bf16 epochs take half the time (so twice
+    the images/s) at one point less accuracy. The summary and the ranking keep the precisions
+    apart, the run table labels the bf16 rows, and the Precision section shows 2.00x and -1.00."""
+    runs_root = tmp_path / "results" / "runs"
+    run_dirs = []
+    for framework in ("keras", "pytorch"):
+        for precision, epoch_time, accuracy in (("fp32", 100.0, 0.90), ("bf16", 50.0, 0.89)):
+            for seed in (0, 1):
+                run_dirs.append(write_run(runs_root, framework, "fashion_mnist", "alexnet-d2l",
+                                          "cpu", seed, experiment="D", source="D", epochs=3,
+                                          epoch_time_s=epoch_time, accuracy=accuracy,
+                                          precision=precision))
+    config = base_config({})
+    # What the demo leaves out on a CPU without bfloat16 (common.smk, precision_plan.apply)
+    config["skipped_precisions"] = {"bf16 on gpu": "left out: bf16 needs native bfloat16 on the GPU"}
+    config_path = tmp_path / "results" / "config.json"
+    config_path.write_text(json.dumps(config))
+    matrix = RunMatrix(tmp_path, config, config_path, run_dirs, None, None)
+    results = tmp_path / "results"
+    run_in_env("report", aggregate_args(matrix))
+    perf = pd.read_csv(results / "performance.csv")
+    assert sorted(perf["precision"].unique()) == ["bf16", "fp32"]
+    assert "keras-fashion_mnist-alexnet-d2l-cpu-bf16-seed0" in set(perf["run_id"])
+    summary = pd.read_csv(results / "summary.csv")
+    assert len(summary) == 4 and set(summary["n_ok"]) == {2}  # never fp32 and bf16 seeds together
+    md = (results / "performance.md").read_text()
+    assert "- **CPU** bf16 (fashion_mnist, alexnet-d2l):" in md
+    assert "| bf16 mixed |" in md and "| fp32 |" in md
+
+    run_table = results / "runs.json"
+    run_in_env("report", ["workflow/scripts/plot_comparisons.py", "--performance", results / "performance.csv",
+                          "--config", config_path, "--runs", run_table,
+                          "--out-dir", results / "plots" / "comparison"])
+    report = results / "report.html"
+    run_in_env("report", ["workflow/scripts/make_report.py", "--config", config_path,
+                          "--performance", results / "performance.csv", "--summary", results / "summary.csv",
+                          "--plots-dir", results / "plots", "--runs", run_table,
+                          "--snakemake-version", "9.27.1", "--out", report])
+    page = report.read_text()
+    section = page[page.index('<section id="precision">'):]
+    section = section[:section.index("</section>")]
+    rows = re.findall(r"<tr><td>D<br>.*?</tr>", section, re.S)
+    assert len(rows) == 2  # Keras and PyTorch
+    for row in rows:
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        assert cells[3] == "bf16 mixed" and cells[6] == "2.00×"
+        assert cells[7] == "0.9000" and cells[8] == "0.8900" and cells[9] == "-1.00"
+    assert "bf16 on gpu: left out: bf16 needs native bfloat16 on the GPU" in section
+
+
+def test_a_bf16_summary_row_without_an_fp32_twin_has_no_speed_up():
+    from alexbench.reporting import precision
+    assert precision.comparison(pd.DataFrame()) == []
+    summary = pd.DataFrame([{"experiment": "D", "dataset": "d", "model": "m", "hardware": "cpu",
+                             "framework": "keras", "precision": "bf16", "n_ok": 1, "smoke": True,
+                             "train_images_per_s_mean": 10.0, "test_accuracy_mean": 0.5}])
+    row, = precision.comparison(summary)  # bf16 without an fp32 twin: figures, no speed-up
+    assert row["images_per_s"] == 10.0 and math.isnan(row["speedup"]) and row["fp32_n_ok"] == 0

@@ -76,7 +76,7 @@ def write_run_table(run_dirs, path=None, experiment=None) -> Path:
 def make_metrics(framework="keras", dataset="mnist", model="alexnet-mnist", hardware="cpu", seed=0,
                  experiment="S0", source="S0", epochs=12, epochs_completed=None, status="ok",
                  smoke=False, validation="test", accuracy=None, test_loss=None,
-                 epoch_time_s=None, device_name=None) -> tuple[dict, list]:
+                 epoch_time_s=None, device_name=None, precision=None) -> tuple[dict, list]:
     """(metrics.json document, history rows) of one plausible run."""
     noise = SEED_NOISE.get(seed, 0.0)
     completed = epochs if epochs_completed is None else epochs_completed
@@ -115,7 +115,8 @@ def make_metrics(framework="keras", dataset="mnist", model="alexnet-mnist", hard
                      "optimizer": {"name": "adadelta", "learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-7},
                      "lr_schedule": None, "validation": validation, "train_images": train_images,
                      "val_images": TEST_IMAGES if validation == "test" else 12000,
-                     "test_images": TEST_IMAGES, "deterministic": True},
+                     "test_images": TEST_IMAGES, "deterministic": True,
+                     **({"precision": precision} if precision else {})},
         "parameters": 1890890,
         "epochs_completed": completed,
         "train_time_s": round(sum(epoch_times), 3),
@@ -153,11 +154,14 @@ OPTIONAL_FIELDS = [("device", "hostname"), ("versions", "framework_detail"), ("s
 
 
 def write_run(runs_root, framework="keras", dataset="mnist", model="alexnet-mnist", hardware="cpu",
-              seed=0, failed: str | None = None, minimal: bool = False, **kwargs) -> Path:
+              seed=0, failed: str | None = None, minimal: bool = False, precision=None,
+              **kwargs) -> Path:
     """Write one run folder under runs_root; returns it. failed="<message>": the job crashed
     (failure.json + a traceback in logs/train/..., no metrics.json). minimal: leave out every
-    optional metrics.json field."""
-    run_dir = run_dir_for(runs_root, framework, dataset, model, hardware, seed)
+    optional metrics.json field. precision: recorded in settings and the folder (None: a run
+    from before precision joined, fp32 by default)."""
+    run_dir = run_dir_for(runs_root, framework, dataset, model, hardware, seed, precision or "fp32")
+    kwargs["precision"] = precision
     run_dir.mkdir(parents=True, exist_ok=True)
     metrics, history = make_metrics(framework, dataset, model, hardware, seed, **kwargs)
     if minimal:

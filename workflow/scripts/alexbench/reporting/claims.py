@@ -137,12 +137,13 @@ def _precheck(runs, metric, claim, exp) -> tuple:
     return None, ok, at_epoch
 
 
-# Axes besides epochs and hardware on which a run must match a claim, from the run's folder and
-# settings. A claim without precision means fp32, as does a run whose settings lack it.
+# Axes besides epochs and hardware on which a run must match a claim, from the run's identity and
+# settings. A claim without precision means fp32; the run's precision is its identity's (the run
+# table's, checked equal to metrics.json's settings.precision when read; fp32 in older folders).
 def _run_axes(run) -> dict:
     settings = run.metrics["settings"]
     return {"dataset": run.dataset, "model": run.model, "batch_size": settings.get("batch_size"),
-            "precision": settings.get("precision") or "fp32"}
+            "precision": run.precision}
 
 
 AXIS_LABELS = {"dataset": "dataset", "model": "model", "batch_size": "batch size", "precision": "precision"}
