@@ -109,14 +109,14 @@ def test_plan_refuses_by_name_outside_the_demo_and_drops_in_the_demo():
 
 def test_gluon_bf16_on_gpu_is_refused_by_name():
     why = registry.refused_precision("gluon", "alexnet-d2l", "gpu", "bf16")
-    assert why and "MXNet 1.9.1 has no bfloat16 GPU kernels" in why
+    assert why and "MXNet 1.9.1 has no bfloat16 GPU path" in why
     assert registry.refused_precision("gluon", "alexnet-d2l", "cpu", "bf16") is None
     assert registry.refused_precision("pytorch", "alexnet-d2l", "gpu", "bf16") is None
     runs = [RunIdentity("D", "D", f, "fashion_mnist", "alexnet-d2l", "gpu", 0, "bf16")
             for f in FRAMEWORKS]
     with pytest.raises(precision_plan.PrecisionError) as error:
         precision_plan.apply(runs, demo=False, support_problem=lambda kind: None)
-    assert "gluon alexnet-d2l on gpu in bf16: MXNet 1.9.1 has no bfloat16 GPU kernels" in str(error.value)
+    assert "gluon alexnet-d2l on gpu in bf16: MXNet 1.9.1 has no bfloat16 GPU path" in str(error.value)
 
 
 def test_the_dag_refuses_bf16_on_a_cpu_without_the_flags(no_bf16_cpu):
@@ -141,7 +141,7 @@ def test_the_dag_refuses_gluon_bf16_on_gpu_by_name():
                    "precision=[bf16]")
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "gluon alexnet-d2l on gpu in bf16" in output and "no bfloat16 GPU kernels" in output
+    assert "gluon alexnet-d2l on gpu in bf16" in output and "no bfloat16 GPU path" in output
 
 
 @needs_bf16_cpu

@@ -2,7 +2,7 @@
 
     export_mlflow.py --runs results/runs.json --done results/mlflow.done \
         [--tracking-uri URI] [--artifact-root DIR]
-    export_mlflow.py --run-dir results/runs/keras/mnist/alexnet-mnist/cpu/seed0 [--run-dir ...] --done ...
+    export_mlflow.py --run-dir results/runs/keras/mnist/alexnet-mnist/cpu/fp32/seed0 [--run-dir ...] --done ...
 
 The store is --tracking-uri, else $MLFLOW_TRACKING_URI, else a local SQLite file
 results/mlflow.db with artifacts under results/mlflow-artifacts/ (beside --done). Runs already

@@ -1,6 +1,6 @@
 """Plot one run's accuracy and loss per epoch, train against validation (one two-panel PNG).
 
-    plot_run.py --run-dir results/runs/keras/mnist/alexnet-mnist/cpu/seed0 \
+    plot_run.py --run-dir results/runs/keras/mnist/alexnet-mnist/cpu/fp32/seed0 \
         --out results/plots/runs/keras/mnist/alexnet-mnist/cpu/fp32/seed0.png
 
 Reads the run through alexbench.common.run_contract (metrics.json for the title and validation

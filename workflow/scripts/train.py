@@ -4,7 +4,7 @@ Thin entry point over alexbench.harness, called by path with a framework env's i
 
     train.py --framework keras --model alexnet-mnist --dataset mnist --hardware cpu --seed 0 \
              --experiment S0 --source S0 --data-dir resources/prepared/mnist \
-             --out-dir results/runs/keras/mnist/alexnet-mnist/cpu/seed0 --settings '<JSON>' --threads 2
+             --out-dir results/runs/keras/mnist/alexnet-mnist/cpu/fp32/seed0 --settings '<JSON>' --threads 2
 
 Writes env.txt, history.csv, optional weights and, last, metrics.json (docs/design.md,
 "Training contract"). Exit status 0 on success (also for a diverged run, which metrics.json

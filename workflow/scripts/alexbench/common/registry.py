@@ -123,13 +123,13 @@ class Precision:
     refused: dict = field(default_factory=dict)
 
 
-# MXNet 1.9.1's AMP casts to bfloat16 only on CPU (oneDNN kernels); its CUDA operators have no
-# bfloat16 kernels (contrib/amp/amp.py: float_types_gpu = (float16, float32)). float16 with loss
-# scaling would be another precision (fp16), not bf16, so the combination is refused.
+# MXNet 1.9.1's AMP pairs bfloat16 with the CPU (oneDNN kernels) and float16 with the GPU
+# (contrib/amp/amp.py: float_types_cpu = (bfloat16, float32), float_types_gpu = (float16,
+# float32)). float16 with loss scaling would be another precision (fp16), not bf16: refused.
 _GLUON_GPU_BF16 = (
-    "MXNet 1.9.1 has no bfloat16 GPU kernels: its AMP casts to bfloat16 only on CPU "
-    "(mxnet/contrib/amp/amp.py), and float16 with loss scaling would be fp16, not bf16 "
-    "(docs/precision.md); train gluon in bf16 on a CPU, or in fp32 on the GPU")
+    "MXNet 1.9.1 has no bfloat16 GPU path: its AMP pairs bfloat16 with the CPU (oneDNN) and "
+    "float16 with the GPU (mxnet/contrib/amp/amp.py), and float16 with loss scaling would be "
+    "fp16, not bf16 (docs/precision.md); train gluon in bf16 on a CPU, or in fp32 on the GPU")
 
 _PRECISIONS = (
     Precision("fp32", "fp32", {

@@ -7,7 +7,7 @@ float32 master weights; no loss scaling (bfloat16 has float32's exponent range).
 lists keep softmax/log_softmax (the loss), Dropout and Flatten in float32; LRN, Pooling and relu
 run in the dtype that reaches them. bench/gluon_bf16_probe.py showed every probed variant
 training this way on CPU within 0.5% of float32's losses (docs/precision.md).
-GPU: MXNet 1.9.1 has no bfloat16 CUDA kernels; the registry refuses gluon x bf16 on gpu.
+GPU: MXNet 1.9.1's AMP pairs bfloat16 with the CPU only; the registry refuses gluon x bf16 on gpu.
 amp.init is process-wide and cannot be undone: one precision per process (train.py is one run).
 https://mxnet.apache.org/versions/1.9.1/api/python/docs/tutorials/performance/backend/amp.html
 """
