@@ -138,6 +138,35 @@ def test_offline_demo_runs_to_the_report(tmp_path):
     assert metrics["smoke"] is True and metrics["status"] == "ok"
 
 
+def test_offline_demo_trains_bf16_beside_fp32_where_the_cpu_has_it(tmp_path):
+    """The demo's precision axis (config demo_precision: S0 in fp32 and bf16): where this CPU has
+    native bfloat16 every framework trains both and the report sets them side by side; where it
+    has not, bf16 is left out and the report says why (naming the CPU flags)."""
+    from alexbench.common import hardware
+    workdir = copy_checkout(tmp_path / "checkout")
+    snakemake(workdir, "--config", "demo=true", "experiments_only=[S0]", "seeds=[0]",
+              "hardware=[cpu]")
+    report = (workdir / "results/report.html").read_text()
+    section = report[report.index('<section id="precision">'):]
+    section = section[:section.index("</section>")]
+    problem = hardware.bf16_support_problem("cpu")
+    for framework in ("keras", "gluon", "pytorch"):
+        fp32 = read_metrics(workdir / f"results/runs/{framework}/mnist/alexnet-mnist/cpu/fp32/seed0/metrics.json")
+        assert fp32["settings"]["precision"] == "fp32" and fp32["status"] == "ok"
+        bf16_dir = workdir / f"results/runs/{framework}/mnist/alexnet-mnist/cpu/bf16/seed0"
+        if problem is None:
+            bf16 = read_metrics(bf16_dir / "metrics.json")
+            assert bf16["settings"]["precision"] == "bf16" and bf16["status"] == "ok"
+            assert bf16["compute"]["peak_gflops"] > 0
+        else:
+            assert not bf16_dir.exists()
+    if problem is None:
+        assert section.count("<tr><td>S0<br>") == 3 and "bf16 mixed" in section
+        print(section)  # the measured speed-ups, for the record (pytest -s)
+    else:
+        assert "bf16 on cpu: left out" in section and "avx512_bf16" in section
+
+
 def test_failed_run_after_keep_going_is_listed_in_the_report(tmp_path):
     """A gpu run on this GPU-less machine fails; --keep-going finishes the rest, and the report
     built with report_allow_missing lists the failure and its reason instead of crashing."""

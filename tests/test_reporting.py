@@ -251,6 +251,16 @@ def test_a_metrics_file_in_the_wrong_folder_is_rejected(tmp_path):
         runs.read_run(entry)
 
 
+def test_a_bf16_run_in_an_fp32_folder_is_rejected(tmp_path):
+    run_dir = write_run(tmp_path / "results" / "runs", "keras", seed=0, precision="bf16")
+    moved = run_dir_for(tmp_path / "results" / "runs", "keras", "mnist", "alexnet-mnist", "cpu", 0)
+    moved.parent.mkdir(parents=True)
+    run_dir.rename(moved)
+    entry = run_table.TableEntry(fixture_identity(moved), moved, log_for(moved), True)
+    with pytest.raises(ValueError, match=r"fp32/seed0/metrics.json: field run says .*'precision': 'bf16'"):
+        runs.read_run(entry)
+
+
 # --- claims ----------------------------------------------------------------------------------
 
 def _claims_csv(built_report):
