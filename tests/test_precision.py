@@ -16,7 +16,7 @@ import yaml
 from alexbench import precision_plan
 from alexbench.common import hardware, registry
 from alexbench.common.run_table import RunIdentity
-from alexbench.workflow_config import expand_runs, validate_config
+from alexbench.workflow_config import ConfigError, expand_runs, validate_config
 
 from conftest import REPO, env_python, run_in_env, run_json_in_env
 
@@ -69,6 +69,22 @@ def config_with(**top):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config.update(top)
     return validate_config(config)
+
+
+@pytest.mark.parametrize("override, key", [
+    ({"precision": ["fp16"]}, "precision.0"),
+    ({"demo_precision": {"S9": ["bf16"]}}, "demo_precision.S9"),
+    ({"experiments": {"D": {"precision": ["fp32", "fp32"]}}}, "experiments.D.precision"),
+])
+def test_bad_precision_config_fails_naming_the_key(override, key):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for name, value in override.items():
+        if name == "experiments":
+            config["experiments"]["D"].update(value["D"])
+        else:
+            config[name] = value
+    with pytest.raises(ConfigError, match=f"'{key}'"):
+        validate_config(config)
 
 
 def test_precision_joins_the_run_identity_and_path():

@@ -329,19 +329,24 @@ def test_prepared_folder_errors_name_the_file(prepared_data, tmp_path):
         prepared.open_prepared(broken)
 
 
-def test_the_peak_is_measured_once_per_host_env_and_threads(tmp_path):
+def test_the_peak_is_measured_once_per_host_env_precision_and_threads(tmp_path):
     class Backend:  # counts calls; the real GEMMs are timed in the run test above
-        calls = 0
+        calls = []
 
-        def peak_matmul_gflops(self, device, size):
-            Backend.calls += 1
-            return 123.0
+        def peak_matmul_gflops(self, device, size, precision="fp32"):
+            Backend.calls.append(precision)
+            return 123.0 if precision == "fp32" else 456.0
 
     first = peak.peak_gflops(Backend(), "cpu", tmp_path, "keras-cpu", 2)
     again = peak.peak_gflops(Backend(), "cpu", tmp_path, "keras-cpu", 2)
     other_threads = peak.peak_gflops(Backend(), "cpu", tmp_path, "keras-cpu", 1)
     assert (first["source"], again["source"], other_threads["source"]) == ("measured", "cached", "measured")
-    assert first["gflops"] == again["gflops"] == 123.0 and Backend.calls == 2
+    assert first["gflops"] == again["gflops"] == 123.0 and Backend.calls == ["fp32", "fp32"]
+    # A bf16 run is measured against the bfloat16 matmul, cached under its own key.
+    bf16 = peak.peak_gflops(Backend(), "cpu", tmp_path, "keras-cpu", 2, "bf16")
+    assert bf16 == {"gflops": 456.0, "matrix_size": peak.MATRIX_SIZE, "source": "measured"}
+    assert peak.peak_gflops(Backend(), "cpu", tmp_path, "keras-cpu", 2, "bf16")["source"] == "cached"
+    assert "-bf16-2t.json" in str(peak.cache_path(tmp_path, "keras-cpu", "bf16", 2))
     assert peak.peak_gflops(Backend(), "cpu", None, "keras-cpu", 2) is None
 
 
