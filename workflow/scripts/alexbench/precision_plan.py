@@ -19,40 +19,39 @@ class PrecisionError(ValueError):
     """Runs that cannot train in their precision here; the message names each and why."""
 
 
-def blocked(runs, support_problem) -> dict[str, str]:
-    """{what: why} for the combinations of `runs` that cannot train here, in first-seen order.
-
-    support_problem(hardware_kind) -> message or None (hardware.bf16_support_problem); asked
-    once per hardware kind, and only for precisions that need native support.
-    """
-    found, asked = {}, {}
-    for run in runs:
-        reason = registry.refused_precision(run.framework, run.model, run.hardware, run.precision)
-        what = f"{run.framework} {run.model} on {run.hardware} in {run.precision}"
-        if reason is None and registry.precision(run.precision).needs_native:
-            if run.hardware not in asked:
-                asked[run.hardware] = support_problem(run.hardware)
-            reason = asked[run.hardware]
-            what = f"{run.precision} on {run.hardware}"
-        if reason is not None:
-            found.setdefault(what, reason)
-    return found
-
-
-def is_blocked(run, support_problem) -> bool:
-    return bool(blocked([run], support_problem))
+def _why(run, support_problem, asked: dict):
+    """(what, why) when `run` cannot train here, else None; `asked` caches support_problem per
+    hardware kind (nvidia-smi is slow)."""
+    reason = registry.refused_precision(run.framework, run.model, run.hardware, run.precision)
+    if reason is not None:
+        return f"{run.framework} {run.model} on {run.hardware} in {run.precision}", reason
+    if registry.precision(run.precision).needs_native:
+        if run.hardware not in asked:
+            asked[run.hardware] = support_problem(run.hardware)
+        if asked[run.hardware] is not None:
+            return f"{run.precision} on {run.hardware}", asked[run.hardware]
+    return None
 
 
 def apply(runs, demo: bool, support_problem):
     """(runs that can train, {what: why} left out). Outside the demo anything blocked raises
-    PrecisionError naming each combination and the --config way out."""
-    reasons = blocked(runs, support_problem)
+    PrecisionError naming each combination and the --config way out.
+
+    support_problem(hardware_kind) -> message or None (hardware.bf16_support_problem); asked
+    once per hardware kind, and only for precisions that need native support.
+    """
+    asked, kept, reasons = {}, [], {}
+    for run in runs:
+        blocked = _why(run, support_problem, asked)
+        if blocked is None:
+            kept.append(run)
+        else:
+            reasons.setdefault(*blocked)
     if not reasons:
-        return list(runs), {}
+        return kept, {}
     if not demo:
         raise PrecisionError(
             "; ".join(f"{what}: {why}" for what, why in reasons.items())
             + ". Choose precisions per experiment (precision: [fp32]) or for all of them with "
             "--config precision=[fp32].")
-    kept = [run for run in runs if not is_blocked(run, support_problem)]
     return kept, {what: f"left out: {why}" for what, why in reasons.items()}
