@@ -121,6 +121,9 @@ def test_plan_refuses_by_name_outside_the_demo_and_drops_in_the_demo():
     assert {r.precision for r in kept} == {"fp32"} and len(kept) == 3
     assert skipped == {"bf16 on cpu": "left out: no avx512_bf16 here"}
     assert precision_plan.apply(runs, demo=False, support_problem=lambda kind: None) == (runs, {})
+    bf16_only = [r for r in runs if r.precision == "bf16"]
+    with pytest.raises(precision_plan.PrecisionError, match="bf16 on cpu"):  # nothing left to run
+        precision_plan.apply(bf16_only, demo=True, support_problem=no_cpu)
 
 
 def test_gluon_bf16_on_gpu_is_refused_by_name():

@@ -49,7 +49,7 @@ def apply(runs, demo: bool, support_problem):
             reasons.setdefault(*blocked)
     if not reasons:
         return kept, {}
-    if not demo:
+    if not demo or not kept:  # the demo leaves runs out, but not every run
         raise PrecisionError(
             "; ".join(f"{what}: {why}" for what, why in reasons.items())
             + ". Choose precisions per experiment (precision: [fp32]) or for all of them with "
