@@ -26,6 +26,15 @@ class AdaDeltaLR(mx.optimizer.Optimizer):
 
     g = grad + wd*w; acc_g = rho*acc_g + (1-rho)*g^2; d = sqrt(acc_d+eps)/sqrt(acc_g+eps)*g;
     acc_d = rho*acc_d + (1-rho)*d^2; w -= lr*d.
+
+    MXNet 1.9 has no AdaDelta kernel, and its CPU wheel's elementwise square root costs about
+    ten cheap passes (it is not vectorised; bench/README.md "Gluon's Adadelta on S0"), so the
+    update is written with one square root instead of two, the same formula regrouped:
+    u = (acc_g+eps)/(acc_d+eps), d = g/sqrt(u), d^2 = g^2/u. The one square root comes from
+    the fused rmsprop_update kernel, which divides by it and steps the weight in the same pass:
+    with gamma1=1 its accumulator is left as it is and with epsilon=0 it adds nothing, so it
+    computes exactly w -= lr*g/sqrt(u). The rest are in-place passes without temporaries. Its
+    results agree with the two-root formula to float32 rounding (tests/test_backends.py).
     """
 
     def __init__(self, rho=0.95, epsilon=1e-7, **kwargs):
@@ -37,26 +46,31 @@ class AdaDeltaLR(mx.optimizer.Optimizer):
         return (mx.nd.zeros(weight.shape, weight.context), mx.nd.zeros(weight.shape, weight.context))
 
     def update(self, index, weight, grad, state):
-        # MXNet has no fused AdaDelta kernel, so each line below is one or more passes over
-        # the parameter. In-place updates (*=, +=, -=) skip the temporaries and the copy-backs
-        # of `x[:] = ...`: the same float32 operations in the same order (bit-identical
-        # results), about 25% less optimizer time (bench/README.md).
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
-        grad = grad * self.rescale_grad
-        if self.clip_gradient is not None:
-            grad = mx.nd.clip(grad, -self.clip_gradient, self.clip_gradient)
-        if wd:
-            grad += wd * weight
+        scale = self.rescale_grad
+        if wd or self.clip_gradient is not None:
+            # g as the formula defines it, in a new array (the caller's gradient is left alone).
+            grad = grad * scale
+            if self.clip_gradient is not None:
+                grad = mx.nd.clip(grad, -self.clip_gradient, self.clip_gradient)
+            if wd:
+                grad += wd * weight
+            scale = 1.0
         acc_g, acc_delta = state
-        acc_g *= self.rho
-        acc_g += (1.0 - self.rho) * grad * grad
-        delta = mx.nd.sqrt(acc_delta + self.epsilon)
-        delta /= mx.nd.sqrt(acc_g + self.epsilon)
-        delta *= grad
-        acc_delta *= self.rho
-        acc_delta += (1.0 - self.rho) * delta * delta
-        weight -= lr * delta
+        rho, eps = self.rho, self.epsilon
+        # (1-rho)*g^2 in one pass, the batch-mean rescaling folded into the coefficient.
+        sq = mx.nd.contrib.quadratic(grad, a=(1.0 - rho) * scale * scale)
+        acc_g *= rho
+        acc_g += sq
+        ratio = acc_g + eps
+        ratio /= acc_delta + eps
+        # w -= lr * (scale*grad) / sqrt(ratio): rmsprop's n' = 0*g^2 + 1*n = n, then its step.
+        mx.nd.rmsprop_update(weight, grad, ratio, out=weight, lr=lr, gamma1=1.0, epsilon=0.0,
+                             rescale_grad=scale, wd=0.0)
+        sq /= ratio                  # (1-rho)*d^2
+        acc_delta *= rho
+        acc_delta += sq
 
 
 @mx.optimizer.register
