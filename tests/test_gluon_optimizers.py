@@ -7,14 +7,14 @@ of the real optimiser (run in the gluon venv by tests/probes/gluon_optimizer_ste
 two-root formula in float64, element by element, to 1e-6: on a conv kernel, a matrix and a bias,
 with zero and non-zero accumulators, gradients over six orders of magnitude, a learning rate
 other than 1 (MXNet's own AdaDelta ignores it) and with and without weight decay (L2 added to
-the gradient).
+the gradient); and that the optimiser's state survives gluon.Trainer's save_states/load_states.
 """
 import json
 
 import numpy as np
 import pytest
 
-from conftest import run_in_env
+from conftest import run_json_in_env
 
 PROBE = "tests/probes/gluon_optimizer_step.py"
 SHAPES = {"conv": (8, 3, 3, 3), "matrix": (64, 50), "bias": (16,)}
@@ -66,9 +66,13 @@ def test_one_adadelta_update_matches_the_formula(tmp_path, lr, wd, weights_zero)
     np.savez(tmp_path / "in.npz", **inputs)
     optimizer = {"name": "adadelta", "learning_rate": lr, "rho": rho, "epsilon": eps,
                  "weight_decay": wd}
-    run_in_env("gluon-cpu", [PROBE, "--optimizer", json.dumps(optimizer),
-                             "--rescale-grad", RESCALE, "--inputs", tmp_path / "in.npz",
-                             "--outputs", tmp_path / "out.npz"], timeout=300)
+    result = run_json_in_env("gluon-cpu", [PROBE, "--optimizer", json.dumps(optimizer),
+                                           "--rescale-grad", RESCALE, "--inputs", tmp_path / "in.npz",
+                                           "--outputs", tmp_path / "out.npz", "--round-trip"],
+                             timeout=300)
+    # Saving and loading the trainer's states (the harness does it around the warm-up step)
+    # leaves the next steps exactly as they were.
+    assert result["round_trip_identical"] is True
     out = np.load(tmp_path / "out.npz")
     for key in SHAPES:
         expected = adadelta_reference(*(inputs[f"{key}/{n}"] for n in

@@ -5,6 +5,9 @@ optimiser state arrays `<k>/state0`, `<k>/state1`...), builds the optimiser exac
 Trainer does (fw_gluon.optimizers.make_optimizer, then mx.optimizer.create with the batch-mean
 rescaling gluon.Trainer.step sets), makes one update per tensor with Optimizer.update, and
 writes the weights and states after it to --outputs under the same names.
+With --round-trip it also trains a small network with a gluon.Trainer using that optimiser:
+one step, save_states (what fw_gluon/snapshots.py does around the warm-up step), two steps,
+load_states, the same two steps; and reports whether the weights came out identical.
 
     python tests/probes/gluon_optimizer_step.py --optimizer '{"name": "adadelta", ...}' \
         --rescale-grad 0.03125 --inputs in.npz --outputs out.npz
@@ -25,6 +28,7 @@ def main(argv=None):
     parser.add_argument("--rescale-grad", required=True, type=float)
     parser.add_argument("--inputs", required=True, type=Path)
     parser.add_argument("--outputs", required=True, type=Path)
+    parser.add_argument("--round-trip", action="store_true")
     args = parser.parse_args(argv)
 
     runtime.start_backend("gluon", 1)
@@ -51,7 +55,49 @@ def main(argv=None):
             out[f"{key}/state{i}"] = array.asnumpy()
         out[f"{key}/grad_untouched"] = np.array(np.array_equal(grad.asnumpy(), grad_before))
     np.savez(args.outputs, **out)
-    print(json.dumps({"tensors": keys}))
+    result = {"tensors": keys}
+    if args.round_trip:
+        result["round_trip_identical"] = states_round_trip(name, kwargs, args.outputs.parent)
+    print(json.dumps(result))
+
+
+def states_round_trip(name, kwargs, folder):
+    """Weights after two steps, then again after load_states and the same two steps: equal?"""
+    import numpy as np
+    import mxnet as mx
+    from mxnet import autograd, gluon
+
+    mx.random.seed(0)
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(16, activation="relu", in_units=12), gluon.nn.Dense(3, in_units=16))
+    net.initialize()
+    trainer = gluon.Trainer(net.collect_params(), name, dict(kwargs), kvstore=None)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    rng = np.random.default_rng(0)
+    batches = [(mx.nd.array(rng.standard_normal((8, 12))), mx.nd.array(rng.integers(0, 3, 8)))
+               for _ in range(3)]
+
+    def step(x, y):
+        with autograd.record():
+            loss = loss_fn(net(x), y)
+        loss.backward()
+        trainer.step(x.shape[0])
+
+    def weights():
+        return [p.data().asnumpy() for p in net.collect_params().values()]
+
+    step(*batches[0])
+    saved = [p.data().copy() for p in net.collect_params().values()]
+    trainer.save_states(str(folder / "trainer.states"))
+    for batch in batches[1:]:
+        step(*batch)
+    first = weights()
+    for p, value in zip(net.collect_params().values(), saved):
+        p.set_data(value)
+    trainer.load_states(str(folder / "trainer.states"))
+    for batch in batches[1:]:
+        step(*batch)
+    return all(np.array_equal(a, b) for a, b in zip(first, weights()))
 
 
 if __name__ == "__main__":

@@ -27,23 +27,47 @@ class AdaDeltaLR(mx.optimizer.Optimizer):
     g = grad + wd*w; acc_g = rho*acc_g + (1-rho)*g^2; d = sqrt(acc_d+eps)/sqrt(acc_g+eps)*g;
     acc_d = rho*acc_d + (1-rho)*d^2; w -= lr*d.
 
-    MXNet 1.9 has no AdaDelta kernel, and its CPU wheel's elementwise square root costs about
-    ten cheap passes (it is not vectorised; bench/README.md "Gluon's Adadelta on S0"), so the
-    update is written with one square root instead of two, the same formula regrouped:
-    u = (acc_g+eps)/(acc_d+eps), d = g/sqrt(u), d^2 = g^2/u. The one square root comes from
-    the fused rmsprop_update kernel, which divides by it and steps the weight in the same pass:
-    with gamma1=1 its accumulator is left as it is and with epsilon=0 it adds nothing, so it
-    computes exactly w -= lr*g/sqrt(u). The rest are in-place passes without temporaries. Its
-    results agree with the two-root formula to float32 rounding (tests/test_backends.py).
+    MXNet 1.9 has no AdaDelta kernel, its CPU wheel's square root costs as much as several
+    other passes, and every pass over a parameter is memory-bound, so the update is written
+    for the fewest passes (bench/README.md "Gluon's Adadelta on S0"):
+    - one square root instead of two, the same formula regrouped: u = (acc_g+eps)/(acc_d+eps),
+      d = g/sqrt(u), d^2 = g^2/u. It comes from the fused rmsprop_update kernel, which divides
+      by it and steps the weight in the same pass: with gamma1=1 its accumulator n is left as
+      it is (0*g*g + 1*n) and with epsilon=0 nothing is added, so it computes w -= lr*g/sqrt(u);
+    - the batch-mean rescaling folded into the coefficient of g^2 (contrib.quadratic: a*x^2 +
+      b*x + c in one pass);
+    - no temporaries: MXNet does not pool CPU memory, so each new parameter-sized array costs
+      fresh pages; three scratch buffers, as large as the largest parameter, are shared by all
+      parameters (views; the engine orders the updates that use them).
+    Results agree with the two-root formula to float32 rounding (tests/test_gluon_optimizers.py).
     """
+
+    SCRATCH_BUFFERS = 3
 
     def __init__(self, rho=0.95, epsilon=1e-7, **kwargs):
         super().__init__(**kwargs)
         self.rho = rho
         self.epsilon = epsilon
+        self._scratch = {}
+
+    def __getstate__(self):
+        # gluon.Trainer.save_states pickles the optimizer: the scratch holds nothing to keep.
+        state = dict(self.__dict__)
+        state["_scratch"] = {}
+        return state
 
     def create_state(self, index, weight):
         return (mx.nd.zeros(weight.shape, weight.context), mx.nd.zeros(weight.shape, weight.context))
+
+    def _scratch_views(self, weight):
+        """SCRATCH_BUFFERS arrays shaped like `weight`, views of buffers shared by every parameter."""
+        key = (weight.context, weight.dtype)
+        buffers = self._scratch.get(key)
+        if buffers is None or buffers[0].size < weight.size:
+            buffers = [mx.nd.empty((weight.size,), weight.context, weight.dtype)
+                       for _ in range(self.SCRATCH_BUFFERS)]
+            self._scratch[key] = buffers
+        return [b[:weight.size].reshape(weight.shape) for b in buffers]
 
     def update(self, index, weight, grad, state):
         self._update_count(index)
@@ -59,18 +83,19 @@ class AdaDeltaLR(mx.optimizer.Optimizer):
             scale = 1.0
         acc_g, acc_delta = state
         rho, eps = self.rho, self.epsilon
-        # (1-rho)*g^2 in one pass, the batch-mean rescaling folded into the coefficient.
-        sq = mx.nd.contrib.quadratic(grad, a=(1.0 - rho) * scale * scale)
+        square, ratio, shifted = self._scratch_views(weight)
+        mx.nd.contrib.quadratic(grad, a=(1.0 - rho) * scale * scale, out=square)  # (1-rho)*g^2
         acc_g *= rho
-        acc_g += sq
-        ratio = acc_g + eps
-        ratio /= acc_delta + eps
-        # w -= lr * (scale*grad) / sqrt(ratio): rmsprop's n' = 0*g^2 + 1*n = n, then its step.
+        acc_g += square
+        mx.nd.contrib.quadratic(acc_delta, b=1.0, c=eps, out=shifted)             # acc_d + eps
+        mx.nd.contrib.quadratic(acc_g, b=1.0, c=eps, out=ratio)                   # acc_g + eps
+        ratio /= shifted
+        # w -= lr * (scale*grad) / sqrt(ratio), the one square root.
         mx.nd.rmsprop_update(weight, grad, ratio, out=weight, lr=lr, gamma1=1.0, epsilon=0.0,
                              rescale_grad=scale, wd=0.0)
-        sq /= ratio                  # (1-rho)*d^2
+        square /= ratio                                                            # (1-rho)*d^2
         acc_delta *= rho
-        acc_delta += sq
+        acc_delta += square
 
 
 @mx.optimizer.register
