@@ -18,6 +18,11 @@ of them alike), each with its own gluon.Trainer and state over the same network:
 Each step is timed in three synced parts: network (NHWC batch to the device, forward, loss,
 backward), update (gluon.Trainer.step) and read-back (loss and accuracy to Python), and the whole.
 Prints a table of medians and the busy cores of the rest of the machine, and one JSON line last.
+
+With --ops it times single MXNet operators instead, on one array as large as all of S0's
+parameters together (3,900,938 floats), each into a preallocated output unless named "new":
+what one pass of the update costs (a cheap pass, a division, the square root, the fused
+rmsprop_update kernel) against numpy's square root on the same data.
 Not for: comparing frameworks (frameworks.py) or figures for the report.
 """
 import argparse
@@ -107,12 +112,46 @@ def timed_step(trainer, gluon_trainer, x, y, mx, autograd):
     return t1 - t0, t2 - t1, t3 - t2
 
 
+def time_ops(mx, np, repeats=15):
+    """Median ms of single operators on one S0-sized float32 array (see the module doc)."""
+    n = 3900938
+    rng = np.random.default_rng(0)
+    host = rng.random(n, dtype=np.float32) + 0.1
+    a, b = mx.nd.array(host), mx.nd.array(rng.random(n, dtype=np.float32) + 0.1)
+    out, state, zeros = mx.nd.zeros(n), mx.nd.ones(n), mx.nd.zeros(n)
+    host_out = np.empty_like(host)
+    ops = {"multiply by a scalar": lambda: mx.nd.contrib.quadratic(a, b=0.5, out=out),
+           "multiply by a scalar, new array": lambda: mx.nd.contrib.quadratic(a, b=0.5),
+           "a*x^2+b*x+c (contrib.quadratic)": lambda: mx.nd.contrib.quadratic(a, a=0.5, b=1.0,
+                                                                             c=1e-7, out=out),
+           "in-place add": lambda: out.__iadd__(b),
+           "divide": lambda: mx.nd.elemwise_div(a, b, out=out),
+           "square root (nd.sqrt)": lambda: mx.nd.sqrt(a, out=out),
+           "rmsprop_update (one root, fused)": lambda: mx.nd.rmsprop_update(
+               zeros, a, state, out=out, lr=1.0, gamma1=1.0, epsilon=0.0),
+           "sgd_update (fused)": lambda: mx.nd.sgd_update(out, a, out=out, lr=0.0),
+           "numpy square root, one thread": lambda: np.sqrt(host, out=host_out)}
+    result = {}
+    for name, op in ops.items():
+        times = []
+        for i in range(repeats + 3):
+            mx.nd.waitall()
+            start = time.perf_counter()
+            op()
+            mx.nd.waitall()
+            if i >= 3:
+                times.append(time.perf_counter() - start)
+        result[name] = 1000 * float(np.median(times))
+    return result
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10, help="timed steps per optimiser per round")
     parser.add_argument("--only", nargs="+", default=None, help="optimiser names to time")
+    parser.add_argument("--ops", action="store_true", help="time single operators instead")
     args = parser.parse_args(argv)
 
     backend = runtime.start_backend("gluon", args.threads)
@@ -120,6 +159,17 @@ def main(argv=None):
     import numpy as np
     import mxnet as mx
     from mxnet import autograd, gluon
+
+    if args.ops:
+        busy0, own0, wall0 = machine_busy_seconds(), own_cpu_seconds(), time.monotonic()
+        ops = time_ops(mx, np)
+        other = max(0.0, ((machine_busy_seconds() - busy0) - (own_cpu_seconds() - own0))
+                    / (time.monotonic() - wall0))
+        for name, ms in ops.items():
+            print(f"{name:<36}{ms:>8.2f} ms")
+        print(f"other processes used {other:.2f} of {os.cpu_count()} cores meanwhile")
+        print(json.dumps({"threads": args.threads, "other_cores": other, "ops_ms": ops}))
+        return 0
 
     register_two_root(mx)
     settings = resolve_settings(S0_SETTINGS)
