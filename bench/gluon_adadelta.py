@@ -197,8 +197,10 @@ def main(argv=None):
     for name, rows in parts.items():
         a = 1000 * np.array(rows)
         total = a.sum(axis=1)
-        results[name] = {"network_ms": float(np.median(a[:, 0])), "update_ms": float(np.median(a[:, 1])),
-                         "readback_ms": float(np.median(a[:, 2])), "step_ms": float(np.median(total)),
+        results[name] = {"network_ms": float(np.median(a[:, 0])),
+                         "update_ms": float(np.median(a[:, 1])),
+                         "readback_ms": float(np.median(a[:, 2])),
+                         "step_ms": float(np.median(total)),
                          "step_ms_p10_p90": [float(np.percentile(total, q)) for q in (10, 90)],
                          "images_per_s": BATCH / float(np.median(total)) * 1000}
     print(f"{'optimiser':<15}{'network ms':>11}{'update ms':>11}{'read ms':>9}{'step ms':>9}"

@@ -66,10 +66,10 @@ def test_one_adadelta_update_matches_the_formula(tmp_path, lr, wd, weights_zero)
     np.savez(tmp_path / "in.npz", **inputs)
     optimizer = {"name": "adadelta", "learning_rate": lr, "rho": rho, "epsilon": eps,
                  "weight_decay": wd}
-    result = run_json_in_env("gluon-cpu", [PROBE, "--optimizer", json.dumps(optimizer),
-                                           "--rescale-grad", RESCALE, "--inputs", tmp_path / "in.npz",
-                                           "--outputs", tmp_path / "out.npz", "--round-trip"],
-                             timeout=300)
+    result = run_json_in_env("gluon-cpu", [
+        PROBE, "--optimizer", json.dumps(optimizer), "--rescale-grad", RESCALE,
+        "--inputs", tmp_path / "in.npz", "--outputs", tmp_path / "out.npz", "--round-trip"],
+        timeout=300)
     # Saving and loading the trainer's states (the harness does it around the warm-up step)
     # leaves the next steps exactly as they were.
     assert result["round_trip_identical"] is True
@@ -92,4 +92,5 @@ def test_one_adadelta_update_matches_the_formula(tmp_path, lr, wd, weights_zero)
             (f"{key} weight step (lr {lr}, wd {wd}): {step.flat[worst]!r} instead of "
              f"{want_step.flat[worst]!r} at flat index {worst}")
         assert np.abs(want_step).max() > 0
-        assert bool(out[f"{key}/grad_untouched"]), f"{key}: the update changed the caller's gradient"
+        assert bool(out[f"{key}/grad_untouched"]), \
+            f"{key}: the update changed the caller's gradient"

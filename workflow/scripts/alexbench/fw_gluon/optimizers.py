@@ -60,7 +60,7 @@ class AdaDeltaLR(mx.optimizer.Optimizer):
         return (mx.nd.zeros(weight.shape, weight.context), mx.nd.zeros(weight.shape, weight.context))
 
     def _scratch_views(self, weight):
-        """SCRATCH_BUFFERS arrays shaped like `weight`, views of buffers shared by every parameter."""
+        """SCRATCH_BUFFERS arrays shaped like `weight`: views of buffers every parameter shares."""
         key = (weight.context, weight.dtype)
         buffers = self._scratch.get(key)
         if buffers is None or buffers[0].size < weight.size:
