@@ -6,9 +6,15 @@ framework's documentation trains (Keras model.fit, a plain PyTorch loop, a hybri
 Trainer loop), alternating the two so that drift of the machine hits both alike, on the same
 prepared batches, optimiser and intra-op threads. Prints the median images/s of each and the
 ratio harness / idiomatic (1.00 = no harness tax), and warns when other processes were busy.
+With --workflow it also runs the workflow's own training job on the same images (harness/run.py
+as train.py runs it) and prints its images/s as its metrics.json reports them, and the ratio
+workflow / harness: is what the report shows what bench/ measures? With --determinism-cost it
+also runs the harness in deterministic mode and prints deterministic / fast (below 1.00: what
+`deterministic: true` costs that framework).
 
     .venvs/dev/bin/python bench/idiomatic.py --variants alexnet-mnist alexnet-lrn-32 alexnet-d2l \
-        --threads 2 --repeats 3 [--deterministic false] [--json out.json]
+        --threads 2 --repeats 3 [--deterministic true] [--workflow] [--determinism-cost] \
+        [--json out.json]
 
 Not for: accuracy, or figures for the report (the workflow's runs make those).
 """
@@ -34,6 +40,9 @@ IMAGES = {"alexnet-mnist": 2048, "alexnet-lrn-32": 2048, "alexnet-d2l": 256}
 
 
 def run_probe(framework, variant, mode, settings, args):
+    if mode == "deterministic":  # the harness again, in deterministic mode
+        result = run_probe(framework, variant, "harness", {**settings, "deterministic": True}, args)
+        return {**result, "mode": mode}
     python = ROOT / ".venvs" / f"{registry.framework(framework).env_name('cpu')}" / "bin" / "python"
     dataset = settings.pop("_dataset")
     cmd = [str(python), str(PROBE), "--framework", framework, "--variant", variant, "--mode", mode,
@@ -52,6 +61,17 @@ def run_probe(framework, variant, mode, settings, args):
     return result
 
 
+def row_text(row):
+    variant, framework, batch, median, busy = row
+    text = (f"{variant:<16}{framework:<10}{batch:>6}{median['harness']:>12.1f}"
+            f"{median['idiomatic']:>12.1f}{median['harness'] / median['idiomatic']:>9.2f}")
+    if "workflow" in median:
+        text += f"{median['workflow']:>12.1f}{median['workflow'] / median['harness']:>11.2f}"
+    if "deterministic" in median:
+        text += f"{median['deterministic']:>12.1f}{median['deterministic'] / median['harness']:>9.2f}"
+    return text + ("  BUSY" if busy else "")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=list(IMAGES), choices=registry.MODELS)
@@ -61,12 +81,23 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=1, help="timed passes per probe")
     parser.add_argument("--images", type=int, help="images per pass (default: per variant)")
-    parser.add_argument("--deterministic", type=lambda v: v.lower() == "true", default=True,
-                        help="the harness's deterministic mode (true/false)")
+    parser.add_argument("--deterministic", type=lambda v: v.lower() == "true", default=False,
+                        help="the harness's deterministic mode (true/false; default false, "
+                        "as config.yaml)")
+    parser.add_argument("--workflow", action="store_true",
+                        help="also time the workflow's training job (1 + --epochs epochs)")
+    parser.add_argument("--determinism-cost", action="store_true",
+                        help="also time the harness in deterministic mode (against --deterministic "
+                        "false)")
     parser.add_argument("--json", type=Path, help="also write every probe's result here")
     args = parser.parse_args(argv)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
 
+    if args.determinism_cost and args.deterministic:
+        parser.error("--determinism-cost compares deterministic mode with the fast path: "
+                     "leave --deterministic false")
+    modes = ("harness", "idiomatic") + (("workflow",) if args.workflow else ()) \
+        + (("deterministic",) if args.determinism_cost else ())
     rows, raw = [], []
     for variant in args.variants:
         dataset, settings = experiment_for(config, variant)
@@ -74,26 +105,32 @@ def main(argv=None):
         settings["deterministic"] = args.deterministic
         settings["_dataset"] = dataset
         for framework in args.frameworks:
-            found = {"harness": [], "idiomatic": []}
+            found = {mode: [] for mode in modes}
             for _ in range(args.repeats):
-                for mode in ("harness", "idiomatic"):
+                for mode in modes:
                     result = run_probe(framework, variant, mode, settings, args)
                     raw.append(result)
                     found[mode].append(result)
-            harness = statistics.median(r["images_per_s"] for r in found["harness"])
-            idiomatic = statistics.median(r["images_per_s"] for r in found["idiomatic"])
-            busy = any(oversubscribed(r, args.threads) for r in found["harness"] + found["idiomatic"])
-            rows.append((variant, framework, settings["batch_size"], harness, idiomatic, busy))
-            print(f"{variant:<16}{framework:<10}{settings['batch_size']:>6}{harness:>12.1f}"
-                  f"{idiomatic:>12.1f}{harness / idiomatic:>9.2f}{'  BUSY' if busy else ''}",
-                  flush=True)
-    print(f"\n{'variant':<16}{'framework':<10}{'batch':>6}{'harness':>12}{'idiomatic':>12}{'ratio':>9}")
-    for variant, framework, batch, harness, idiomatic, busy in rows:
-        print(f"{variant:<16}{framework:<10}{batch:>6}{harness:>12.1f}{idiomatic:>12.1f}"
-              f"{harness / idiomatic:>9.2f}{'  BUSY' if busy else ''}")
+            median = {mode: statistics.median(r["images_per_s"] for r in found[mode])
+                      for mode in modes}
+            busy = any(oversubscribed(r, args.threads) for mode in modes for r in found[mode])
+            rows.append((variant, framework, settings["batch_size"], median, busy))
+            print(row_text(rows[-1]), flush=True)
+    workflow_head = f"{'workflow':>12}{'wf/harness':>11}" if args.workflow else ""
+    determinism_head = f"{'determ.':>12}{'det/fast':>9}" if args.determinism_cost else ""
+    print(f"\n{'variant':<16}{'framework':<10}{'batch':>6}{'harness':>12}{'idiomatic':>12}"
+          f"{'ratio':>9}{workflow_head}{determinism_head}")
+    for row in rows:
+        print(row_text(row))
     print(f"images/s, median of {args.repeats} alternating passes; ratio = harness / idiomatic "
           f"(1.00: no harness tax); threads {args.threads}; harness deterministic={args.deterministic}; "
           f"{os.cpu_count()} cores.")
+    if args.workflow:
+        print("workflow: the training job's own figure (metrics.json throughput, epochs 2..N); "
+              "wf/harness = workflow / harness.")
+    if args.determinism_cost:
+        print("determ.: the harness in deterministic mode; det/fast = determ. / harness "
+              "(below 1.00: the cost of deterministic: true).")
     if any(r[-1] for r in rows):
         print("WARNING: other processes left fewer free cores than --threads during the rows "
               "marked BUSY: rerun on a quiet machine.")

@@ -11,9 +11,14 @@ Runs in `.venvs/<framework>-cpu` (one process per measurement, so each starts cl
                        fw_*/models.py), same optimiser and hyperparameters, same batches, the same
                        intra-op threads; nothing else of the harness (framework defaults for
                        determinism, inter-op pools and allocators).
+    --mode workflow    the workflow's own training job (harness/run.py, as train.py runs it) on a
+                       prepared folder of the same images: 1 + `--epochs` epochs, images/s as the
+                       run's metrics.json reports it (epochs 2..N, validation excluded). What a
+                       user sees in the report, to hold against the harness mode.
 
-Both time `--epochs` passes over the batches after one untimed warm-up pass, with the device
-idle before each clock read, and print one JSON line: images/s over the timed passes.
+The first two time `--epochs` passes over the batches after one untimed warm-up pass, with the
+device idle before each clock read. Each mode prints one JSON line: images/s over the timed
+passes.
 """
 import argparse
 import json
@@ -79,6 +84,39 @@ def harness_seconds(args, settings):
         for x, y in prefetch_batches(split, order, settings["batch_size"], args.variant, False, None):
             trainer.train_batch(x, y)
     return timed(args.epochs, one_pass, trainer.sync)
+
+
+# --- the workflow's training job ------------------------------------------------------------
+
+def workflow_images_per_s(args, settings):
+    """Train through harness.run.main on a prepared folder of the bench's images (1 + epochs
+    epochs) and return the training images/s its metrics.json reports."""
+    import numpy as np
+    from alexbench.common import prepared_contract
+    from alexbench.harness import run as training_job
+
+    split, _, _ = prepared_batches(args.variant, args.raw_shape, args.count, settings["batch_size"])
+    folder = Path(tempfile.mkdtemp(prefix="alexbench-bench-prepared-"))
+    test_count = settings["batch_size"]
+    for name, images, labels in (("train", split.images, split.labels),
+                                 ("test", split.images[:test_count], split.labels[:test_count])):
+        np.save(folder / prepared_contract.images_file(name), np.asarray(images))
+        np.save(folder / prepared_contract.labels_file(name), labels)
+    meta = {"dataset": "bench", "format": "idx", "classes": [str(k) for k in range(CLASSES)],
+            "image_shape": list(args.raw_shape), "train_count": args.count,
+            "test_count": test_count, "sources": {}}
+    (folder / prepared_contract.META_FILE).write_text(json.dumps(meta))
+    job_settings = {**settings, "epochs": 1 + args.epochs, "validation": "test"}
+    out_dir = folder / "run"
+    status = training_job.main([
+        "--framework", args.framework, "--model", args.variant, "--dataset", "bench",
+        "--hardware", "cpu", "--seed", "0", "--experiment", "bench", "--source", "bench",
+        "--data-dir", str(folder), "--out-dir", str(out_dir), "--settings", json.dumps(job_settings),
+        "--threads", str(args.threads)])
+    if status != 0:
+        raise SystemExit(f"the training job exited with status {status}")
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    return metrics["throughput"]["train_images_per_s"]
 
 
 # --- each framework's own way ------------------------------------------------------------------
@@ -168,7 +206,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--framework", required=True, choices=registry.framework_names())
     parser.add_argument("--variant", required=True, choices=registry.MODELS)
-    parser.add_argument("--mode", required=True, choices=("harness", "idiomatic"))
+    parser.add_argument("--mode", required=True, choices=("harness", "idiomatic", "workflow"))
     parser.add_argument("--raw-shape", required=True, type=int, nargs=3, metavar=("H", "W", "C"))
     parser.add_argument("--settings", required=True, help="resolved training settings (JSON)")
     parser.add_argument("--count", type=int, default=1024, help="images per pass")
@@ -176,7 +214,10 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     settings = resolve_settings(args.settings)
-    if args.mode == "harness":
+    if args.mode == "workflow":
+        images_per_s = workflow_images_per_s(args, settings)
+        seconds = args.count * args.epochs / images_per_s
+    elif args.mode == "harness":
         seconds = harness_seconds(args, settings)
     else:
         # The framework's own defaults, except the intra-op threads (the same cores for both).

@@ -540,6 +540,18 @@ def test_claims_of_a_subset_run_are_not_comparable_and_its_rows_say_subset(tmp_p
     assert tables.summary_frame(perf)["subset"].tolist() == [True]
 
 
+def test_runs_in_deterministic_mode_are_labelled(tmp_path):
+    runs_root = tmp_path / "results" / "runs"
+    dirs = [write_run(runs_root, "keras", seed=s) for s in (0, 1)]
+    path = dirs[0] / "metrics.json"  # seed 0 opted into deterministic mode, seed 1 did not
+    metrics = json.loads(path.read_text())
+    metrics["settings"]["deterministic"] = True
+    path.write_text(json.dumps(metrics))
+    perf = tables.performance_frame(runs.collect_runs(write_run_table(dirs), allow_missing=True))
+    status = dict(tables.TABLE_COLUMNS)["Status"]
+    assert sorted(status(row) for _, row in perf.iterrows()) == ["ok", "ok (deterministic)"]
+
+
 # --- energy ----------------------------------------------------------------------------------
 
 def test_energy_column_and_plot_appear_when_a_run_has_a_counter(tmp_path):

@@ -56,7 +56,7 @@ class Backend(Protocol):
     FRAMEWORK: str
 
     def configure_threads(self, threads: int) -> None:
-        """Intra-op pool = threads, inter-op = 1; before the framework runs anything."""
+        """Intra-op pool = threads (TensorFlow's inter-op pool too); before the framework runs anything."""
 
     def seed_framework(self, seed: int, deterministic: bool) -> None:
         """The framework's own generators, and its deterministic mode on or off (Python and

@@ -12,7 +12,7 @@ Not for: the epoch loop, timing, input preparation or the run contract (alexbenc
 model definitions (models.py).
 
 Threads and determinism: MXNet reads OMP_NUM_THREADS, MXNET_CPU_WORKER_NTHREADS (one engine
-worker: one op at a time, as TensorFlow's inter-op pool of 1) and the determinism variables when
+worker: one op at a time, MXNet's own default) and the determinism variables when
 libmxnet loads or its engine starts, so the harness sets them before this module is imported
 (alexbench/harness/runtime.py). configure_threads resizes MXNet's OpenMP pool through
 MXSetNumOMPThreads, which works after import.

@@ -13,9 +13,11 @@ model definitions (models.py).
 
 Threads and allocator: the harness sets OMP_NUM_THREADS, TF_NUM_*_THREADS and
 TF_ONEDNN_USE_SYSTEM_ALLOCATOR before this module is imported (alexbench/harness/runtime.py:
-TensorFlow reads them at import); configure_threads fixes TensorFlow's intra-op pool to
-`threads` and its inter-op pool to 1 (one op at a time, `threads` threads inside each op: the
-same shape as MXNet's one engine worker and PyTorch's eager loop).
+TensorFlow reads them at import); configure_threads fixes both of TensorFlow's pools to
+`threads`: `threads` threads inside each op, and up to `threads` independent ops at once (the
+per-variable optimiser updates, a convolution's weight and input gradients). That is
+TensorFlow's own default shape (both pools as large as the cores), bounded to the run's cores;
+one inter-op thread cost 13% on alexnet-mnist (bench/README.md).
 """
 import logging
 import time
@@ -32,17 +34,14 @@ from alexbench.fw_keras.optimizers import make_optimizer
 FRAMEWORK = "keras"
 log = logging.getLogger(__name__)
 
-INTER_OP_THREADS = 1
-
-
 def configure_threads(threads: int) -> None:
-    """Use exactly `threads` CPU threads inside each op, one op at a time; call before the
-    framework runs anything."""
+    """Use `threads` CPU threads inside each op and run up to `threads` independent ops at
+    once; call before the framework runs anything."""
     if int(threads) < 1:
         raise ValueError(f"threads must be >= 1, got {threads!r}")
     try:
         tf.config.threading.set_intra_op_parallelism_threads(int(threads))
-        tf.config.threading.set_inter_op_parallelism_threads(INTER_OP_THREADS)
+        tf.config.threading.set_inter_op_parallelism_threads(int(threads))
     except RuntimeError as err:
         raise RuntimeError("configure_threads must run before TensorFlow executes anything "
                            f"(call it first, right after importing the backend): {err}") from err

@@ -11,16 +11,16 @@ import random
 
 from alexbench.common import backend as backend_interface, registry
 
-# Every runtime reads one of these when it builds its thread pools.
+# Every runtime reads one of these when it builds its thread pools. TensorFlow's inter-op pool
+# (independent ops at once) is as large as the cores by default; it is bounded to `threads`
+# like the rest. MXNet's engine keeps its default of one CPU worker, torch's inter-op pool
+# serves only torch.jit.fork (both are set by the backends, see fw_*/loop.py).
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                   "MXNET_OMP_MAX_THREADS")
-# Inter-op pools get one thread: one op at a time with `threads` threads inside it, the shape
-# every backend uses (TensorFlow's inter-op pool, MXNet's engine worker, torch's).
+                   "TF_NUM_INTEROP_THREADS", "MXNET_OMP_MAX_THREADS")
 # TF_ONEDNN_USE_SYSTEM_ALLOCATOR: oneDNN builds of TensorFlow otherwise keep every freed CPU
-# tensor in a pool that never shrinks (S1: 21.4 GB).
-PRE_IMPORT_ENV = {"TF_NUM_INTEROP_THREADS": "1", "MXNET_CPU_WORKER_NTHREADS": "1",
-                  "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}
+# tensor in a pool that never shrinks (S1: 21.4 GB); it made no difference to speed.
+PRE_IMPORT_ENV = {"MXNET_CPU_WORKER_NTHREADS": "1", "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}
 # Deterministic mode's switches read when libmxnet / cuBLAS load, i.e. before any backend code
 # runs: MXNet's deterministic kernels, no cuDNN autotuning, cuBLAS's fixed workspace (needed by
 # torch.use_deterministic_algorithms on GPUs). Without deterministic mode they are left unset,

@@ -176,7 +176,8 @@ TABLE_COLUMNS = [
     ("Hardware", lambda r: _text(r.get("device.name")) or r["hardware"]),
     ("Seed", lambda r: str(r["seed"])),
     ("Status", lambda r: r["status"] + (" (smoke)" if _is_true(r.get("smoke")) else "")
-     + (" (subset)" if is_subset(r) else "")),
+     + (" (subset)" if is_subset(r) else "")
+     + (" (deterministic)" if _is_true(r.get("settings.deterministic")) else "")),
     ("Training time (s)", lambda r: _fmt(r.get("train_time_s"), 1)),
     ("Test loss", lambda r: _fmt(r.get("test.loss"), 4)),
     ("Test accuracy", lambda r: _fmt(r.get("test.accuracy"), 4)),
