@@ -60,14 +60,18 @@ class AdaDeltaLR(mx.optimizer.Optimizer):
         return (mx.nd.zeros(weight.shape, weight.context), mx.nd.zeros(weight.shape, weight.context))
 
     def _scratch_views(self, weight):
-        """SCRATCH_BUFFERS arrays shaped like `weight`: views of buffers every parameter shares."""
+        """SCRATCH_BUFFERS arrays shaped like `weight`: views of buffers every parameter shares
+        (kept per shape: making a view costs as much as a cheap pass over a bias)."""
         key = (weight.context, weight.dtype)
-        buffers = self._scratch.get(key)
+        buffers, views = self._scratch.get(key, (None, {}))
         if buffers is None or buffers[0].size < weight.size:
             buffers = [mx.nd.empty((weight.size,), weight.context, weight.dtype)
                        for _ in range(self.SCRATCH_BUFFERS)]
-            self._scratch[key] = buffers
-        return [b[:weight.size].reshape(weight.shape) for b in buffers]
+            views = {}
+            self._scratch[key] = buffers, views
+        if weight.shape not in views:
+            views[weight.shape] = [b[:weight.size].reshape(weight.shape) for b in buffers]
+        return views[weight.shape]
 
     def update(self, index, weight, grad, state):
         self._update_count(index)
