@@ -26,37 +26,80 @@ class AdaDeltaLR(mx.optimizer.Optimizer):
 
     g = grad + wd*w; acc_g = rho*acc_g + (1-rho)*g^2; d = sqrt(acc_d+eps)/sqrt(acc_g+eps)*g;
     acc_d = rho*acc_d + (1-rho)*d^2; w -= lr*d.
+
+    MXNet 1.9 has no AdaDelta kernel, its CPU wheel's square root costs as much as several
+    other passes, and every pass over a parameter is memory-bound, so the update is written
+    for the fewest passes (bench/README.md "Gluon's Adadelta on S0"):
+    - one square root instead of two, the same formula regrouped: u = (acc_g+eps)/(acc_d+eps),
+      d = g/sqrt(u), d^2 = g^2/u. It comes from the fused rmsprop_update kernel, which divides
+      by it and steps the weight in the same pass: with gamma1=1 its accumulator n is left as
+      it is (0*g*g + 1*n) and with epsilon=0 nothing is added, so it computes w -= lr*g/sqrt(u);
+    - the batch-mean rescaling folded into the coefficient of g^2 (contrib.quadratic: a*x^2 +
+      b*x + c in one pass);
+    - no temporaries: MXNet does not pool CPU memory, so each new parameter-sized array costs
+      fresh pages; three scratch buffers, as large as the largest parameter, are shared by all
+      parameters (views; the engine orders the updates that use them).
+    Results agree with the two-root formula to float32 rounding (tests/test_gluon_optimizers.py).
     """
+
+    SCRATCH_BUFFERS = 3
 
     def __init__(self, rho=0.95, epsilon=1e-7, **kwargs):
         super().__init__(**kwargs)
         self.rho = rho
         self.epsilon = epsilon
+        self._scratch = {}
+
+    def __getstate__(self):
+        # gluon.Trainer.save_states pickles the optimizer: the scratch holds nothing to keep.
+        state = dict(self.__dict__)
+        state["_scratch"] = {}
+        return state
 
     def create_state(self, index, weight):
         return (mx.nd.zeros(weight.shape, weight.context), mx.nd.zeros(weight.shape, weight.context))
 
+    def _scratch_views(self, weight):
+        """SCRATCH_BUFFERS arrays shaped like `weight`: views of buffers every parameter shares
+        (kept per shape: making a view costs as much as a cheap pass over a bias)."""
+        key = (weight.context, weight.dtype)
+        buffers, views = self._scratch.get(key, (None, {}))
+        if buffers is None or buffers[0].size < weight.size:
+            buffers = [mx.nd.empty((weight.size,), weight.context, weight.dtype)
+                       for _ in range(self.SCRATCH_BUFFERS)]
+            views = {}
+            self._scratch[key] = buffers, views
+        if weight.shape not in views:
+            views[weight.shape] = [b[:weight.size].reshape(weight.shape) for b in buffers]
+        return views[weight.shape]
+
     def update(self, index, weight, grad, state):
-        # MXNet has no fused AdaDelta kernel, so each line below is one or more passes over
-        # the parameter. In-place updates (*=, +=, -=) skip the temporaries and the copy-backs
-        # of `x[:] = ...`: the same float32 operations in the same order (bit-identical
-        # results), about 25% less optimizer time (bench/README.md).
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
-        grad = grad * self.rescale_grad
-        if self.clip_gradient is not None:
-            grad = mx.nd.clip(grad, -self.clip_gradient, self.clip_gradient)
-        if wd:
-            grad += wd * weight
+        scale = self.rescale_grad
+        if wd or self.clip_gradient is not None:
+            # g as the formula defines it, in a new array (the caller's gradient is left alone).
+            grad = grad * scale
+            if self.clip_gradient is not None:
+                grad = mx.nd.clip(grad, -self.clip_gradient, self.clip_gradient)
+            if wd:
+                grad += wd * weight
+            scale = 1.0
         acc_g, acc_delta = state
-        acc_g *= self.rho
-        acc_g += (1.0 - self.rho) * grad * grad
-        delta = mx.nd.sqrt(acc_delta + self.epsilon)
-        delta /= mx.nd.sqrt(acc_g + self.epsilon)
-        delta *= grad
-        acc_delta *= self.rho
-        acc_delta += (1.0 - self.rho) * delta * delta
-        weight -= lr * delta
+        rho, eps = self.rho, self.epsilon
+        square, ratio, shifted = self._scratch_views(weight)
+        mx.nd.contrib.quadratic(grad, a=(1.0 - rho) * scale * scale, out=square)  # (1-rho)*g^2
+        acc_g *= rho
+        acc_g += square
+        mx.nd.contrib.quadratic(acc_delta, b=1.0, c=eps, out=shifted)             # acc_d + eps
+        mx.nd.contrib.quadratic(acc_g, b=1.0, c=eps, out=ratio)                   # acc_g + eps
+        ratio /= shifted
+        # w -= lr * (scale*grad) / sqrt(ratio), the one square root.
+        mx.nd.rmsprop_update(weight, grad, ratio, out=weight, lr=lr, gamma1=1.0, epsilon=0.0,
+                             rescale_grad=scale, wd=0.0)
+        square /= ratio                                                            # (1-rho)*d^2
+        acc_delta *= rho
+        acc_delta += square
 
 
 @mx.optimizer.register
