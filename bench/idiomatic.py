@@ -10,11 +10,12 @@ With --workflow it also runs the workflow's own training job on the same images 
 as train.py runs it) and prints its images/s as its metrics.json reports them, and the ratio
 workflow / harness: is what the report shows what bench/ measures? With --determinism-cost it
 also runs the harness in deterministic mode and prints deterministic / fast (below 1.00: what
-`deterministic: true` costs that framework).
+`deterministic: true` costs that framework). With --bf16 it also runs the harness in bf16 mixed
+precision and prints bf16 / fp32 (the speed-up; needs a CPU with avx512_bf16 or amx_bf16).
 
     .venvs/dev/bin/python bench/idiomatic.py --variants alexnet-mnist alexnet-lrn-32 alexnet-d2l \
         --threads 2 --repeats 3 [--deterministic true] [--workflow] [--determinism-cost] \
-        [--json out.json]
+        [--bf16] [--json out.json]
 
 Not for: accuracy, or figures for the report (the workflow's runs make those).
 """
@@ -43,6 +44,9 @@ def run_probe(framework, variant, mode, settings, args):
     if mode == "deterministic":  # the harness again, in deterministic mode
         result = run_probe(framework, variant, "harness", {**settings, "deterministic": True}, args)
         return {**result, "mode": mode}
+    if mode == "bf16":  # the harness again, in bf16 mixed precision
+        result = run_probe(framework, variant, "harness", {**settings, "precision": "bf16"}, args)
+        return {**result, "mode": mode}
     python = ROOT / ".venvs" / f"{registry.framework(framework).env_name('cpu')}" / "bin" / "python"
     dataset = settings.pop("_dataset")
     cmd = [str(python), str(PROBE), "--framework", framework, "--variant", variant, "--mode", mode,
@@ -69,6 +73,8 @@ def row_text(row):
         text += f"{median['workflow']:>12.1f}{median['workflow'] / median['harness']:>11.2f}"
     if "deterministic" in median:
         text += f"{median['deterministic']:>12.1f}{median['deterministic'] / median['harness']:>9.2f}"
+    if "bf16" in median:
+        text += f"{median['bf16']:>12.1f}{median['bf16'] / median['harness']:>10.2f}"
     return text + ("  BUSY" if busy else "")
 
 
@@ -89,6 +95,8 @@ def main(argv=None):
     parser.add_argument("--determinism-cost", action="store_true",
                         help="also time the harness in deterministic mode (against --deterministic "
                         "false)")
+    parser.add_argument("--bf16", action="store_true",
+                        help="also time the harness in bf16 mixed precision (speed-up over fp32)")
     parser.add_argument("--json", type=Path, help="also write every probe's result here")
     args = parser.parse_args(argv)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -97,7 +105,7 @@ def main(argv=None):
         parser.error("--determinism-cost compares deterministic mode with the fast path: "
                      "leave --deterministic false")
     modes = ("harness", "idiomatic") + (("workflow",) if args.workflow else ()) \
-        + (("deterministic",) if args.determinism_cost else ())
+        + (("deterministic",) if args.determinism_cost else ()) + (("bf16",) if args.bf16 else ())
     rows, raw = [], []
     for variant in args.variants:
         dataset, settings = experiment_for(config, variant)
@@ -118,6 +126,7 @@ def main(argv=None):
             print(row_text(rows[-1]), flush=True)
     workflow_head = f"{'workflow':>12}{'wf/harness':>11}" if args.workflow else ""
     determinism_head = f"{'determ.':>12}{'det/fast':>9}" if args.determinism_cost else ""
+    determinism_head += f"{'bf16':>12}{'bf16/fp32':>10}" if args.bf16 else ""
     print(f"\n{'variant':<16}{'framework':<10}{'batch':>6}{'harness':>12}{'idiomatic':>12}"
           f"{'ratio':>9}{workflow_head}{determinism_head}")
     for row in rows:
@@ -131,6 +140,8 @@ def main(argv=None):
     if args.determinism_cost:
         print("determ.: the harness in deterministic mode; det/fast = determ. / harness "
               "(below 1.00: the cost of deterministic: true).")
+    if args.bf16:
+        print("bf16: the harness in bf16 mixed precision; bf16/fp32 = bf16 / harness (the speed-up).")
     if any(r[-1] for r in rows):
         print("WARNING: other processes left fewer free cores than --threads during the rows "
               "marked BUSY: rerun on a quiet machine.")
