@@ -38,23 +38,28 @@ from alexbench.harness.settings import resolve_settings  # noqa: E402
 CLASSES = 10
 
 
-def prepared_batches(variant, raw_shape, count, batch_size):
-    """(split, order, [(x, y)]): uint8 images memory-mapped like resources/prepared/, and the
-    float32 NHWC batches the harness's pipeline makes of them (identical for both modes)."""
+def bench_split(raw_shape, count, folder):
+    """The bench's images (seed 0, the same in every mode): uint8 images and int64 labels saved
+    in `folder` under the prepared-data contract's training file names, and returned as a Split
+    memory-mapped from there, as training reads resources/prepared/."""
     import numpy as np
+    from alexbench.common import prepared_contract
     from alexbench.common.prepared import Split
-    from alexbench.common.preprocess import prepare_batch
 
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (count, *raw_shape), dtype=np.uint8)
+    images_path = Path(folder) / prepared_contract.images_file("train")
+    np.save(images_path, rng.integers(0, 256, (count, *raw_shape), dtype=np.uint8))
     labels = rng.integers(0, CLASSES, count).astype(np.int64)
-    tmp = tempfile.mkdtemp(prefix="alexbench-bench-")
-    np.save(Path(tmp) / "images.npy", images)
-    split = Split(np.load(Path(tmp) / "images.npy", mmap_mode="r"), labels)
-    order = np.arange(count)
-    batches = [(prepare_batch(split.images[order[s:s + batch_size]], variant, False, None),
-                labels[order[s:s + batch_size]]) for s in range(0, count, batch_size)]
-    return split, order, batches
+    np.save(Path(folder) / prepared_contract.labels_file("train"), labels)
+    return Split(np.load(images_path, mmap_mode="r"), labels)
+
+
+def prepared_batches(split, variant, batch_size):
+    """The float32 NHWC batches (and labels) the harness's pipeline makes of split, in order."""
+    from alexbench.common.preprocess import prepare_batch
+
+    return [(prepare_batch(split.images[s:s + batch_size], variant, False, None),
+             split.labels[s:s + batch_size]) for s in range(0, len(split.labels), batch_size)]
 
 
 def timed(passes, one_pass, sync):
@@ -76,8 +81,10 @@ def harness_seconds(args, settings):
     backend = runtime.start_backend(args.framework, args.threads, settings["deterministic"])
     device = backend.select_device("cpu")
     runtime.seed_everything(backend, 0, settings["deterministic"])
-    split, order, _ = prepared_batches(args.variant, args.raw_shape, args.count,
-                                       settings["batch_size"])
+    import numpy as np
+
+    split = bench_split(args.raw_shape, args.count, tempfile.mkdtemp(prefix="alexbench-bench-"))
+    order = np.arange(args.count)
     trainer = backend.Trainer(args.variant, CLASSES, settings, device)
 
     def one_pass():
@@ -95,13 +102,11 @@ def workflow_images_per_s(args, settings):
     from alexbench.common import prepared_contract
     from alexbench.harness import run as training_job
 
-    split, _, _ = prepared_batches(args.variant, args.raw_shape, args.count, settings["batch_size"])
     folder = Path(tempfile.mkdtemp(prefix="alexbench-bench-prepared-"))
-    test_count = settings["batch_size"]
-    for name, images, labels in (("train", split.images, split.labels),
-                                 ("test", split.images[:test_count], split.labels[:test_count])):
-        np.save(folder / prepared_contract.images_file(name), np.asarray(images))
-        np.save(folder / prepared_contract.labels_file(name), labels)
+    split = bench_split(args.raw_shape, args.count, folder)  # the training files, in place
+    test_count = settings["batch_size"]  # validation and test: the first batch again
+    np.save(folder / prepared_contract.images_file("test"), split.images[:test_count])
+    np.save(folder / prepared_contract.labels_file("test"), split.labels[:test_count])
     meta = {"dataset": "bench", "format": "idx", "classes": [str(k) for k in range(CLASSES)],
             "image_shape": list(args.raw_shape), "train_count": args.count,
             "test_count": test_count, "sources": {}}
@@ -224,8 +229,8 @@ def main(argv=None):
         for name in runtime.THREAD_ENV_VARS:
             os.environ[name] = str(args.threads)
         backend_name = registry.framework(args.framework).backend.split("_")[-1]
-        _, _, batches = prepared_batches(args.variant, args.raw_shape, args.count,
-                                         settings["batch_size"])
+        split = bench_split(args.raw_shape, args.count, tempfile.mkdtemp(prefix="alexbench-bench-"))
+        batches = prepared_batches(split, args.variant, settings["batch_size"])
         seconds = IDIOMATIC[backend_name](args, settings, batches)
     print(json.dumps({"framework": args.framework, "variant": args.variant, "mode": args.mode,
                       "threads": args.threads, "deterministic": settings["deterministic"],
