@@ -63,11 +63,16 @@ _FRAMEWORKS = (
 FRAMEWORKS = {f.name: f for f in _FRAMEWORKS}
 
 
-def framework(name: str) -> Framework:
+def _entry(table: dict, kind: str, name: str):
+    """table[name], or a ValueError naming the unknown `kind` and the known names."""
     try:
-        return FRAMEWORKS[name]
+        return table[name]
     except KeyError:
-        raise ValueError(f"unknown framework {name!r}; known: {', '.join(FRAMEWORKS)}") from None
+        raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(table)}") from None
+
+
+def framework(name: str) -> Framework:
+    return _entry(FRAMEWORKS, "framework", name)
 
 
 def framework_names() -> tuple:
@@ -150,10 +155,7 @@ DEFAULT_PRECISION = "fp32"
 
 
 def precision(name: str) -> Precision:
-    try:
-        return PRECISIONS[name]
-    except KeyError:
-        raise ValueError(f"unknown precision {name!r}; known: {', '.join(PRECISIONS)}") from None
+    return _entry(PRECISIONS, "precision", name)
 
 
 def precision_names() -> tuple:
