@@ -12,10 +12,12 @@ workflow / harness: is what the report shows what bench/ measures? With --determ
 also runs the harness in deterministic mode and prints deterministic / fast (below 1.00: what
 `deterministic: true` costs that framework). With --bf16 it also runs the harness in bf16 mixed
 precision and prints bf16 / fp32 (the speed-up; needs a CPU with avx512_bf16 or amx_bf16).
+With --allocator-cost it also runs the harness with `tf_allocator: system` and prints system /
+tensorflow (below 1.00: what the system allocator costs; Keras only reads it).
 
     .venvs/dev/bin/python bench/idiomatic.py --variants alexnet-mnist alexnet-lrn-32 alexnet-d2l \
         --threads 2 --repeats 3 [--deterministic true] [--workflow] [--determinism-cost] \
-        [--bf16] [--json out.json]
+        [--bf16] [--allocator-cost] [--json out.json]
 
 Not for: accuracy, or figures for the report (the workflow's runs make those).
 """
@@ -47,6 +49,10 @@ def run_probe(framework, variant, mode, settings, args):
     if mode == "bf16":  # the harness again, in bf16 mixed precision
         result = run_probe(framework, variant, "harness", {**settings, "precision": "bf16"}, args)
         return {**result, "mode": mode}
+    if mode == "system-allocator":  # the harness again, with malloc/free for TensorFlow
+        result = run_probe(framework, variant, "harness", {**settings, "tf_allocator": "system"},
+                           args)
+        return {**result, "mode": mode}
     python = ROOT / ".venvs" / f"{registry.framework(framework).env_name('cpu')}" / "bin" / "python"
     dataset = settings.pop("_dataset")
     cmd = [str(python), str(PROBE), "--framework", framework, "--variant", variant, "--mode", mode,
@@ -65,6 +71,11 @@ def run_probe(framework, variant, mode, settings, args):
     return result
 
 
+def applies(mode, framework):
+    """Whether a mode measures anything for `framework`: only TensorFlow reads tf_allocator."""
+    return mode != "system-allocator" or registry.reads_tf_allocator(framework)
+
+
 def row_text(row):
     variant, framework, batch, median, busy = row
     text = (f"{variant:<16}{framework:<10}{batch:>6}{median['harness']:>12.1f}"
@@ -75,6 +86,8 @@ def row_text(row):
         text += f"{median['deterministic']:>12.1f}{median['deterministic'] / median['harness']:>9.2f}"
     if "bf16" in median:
         text += f"{median['bf16']:>12.1f}{median['bf16'] / median['harness']:>10.2f}"
+    if "system-allocator" in median:
+        text += f"{median['system-allocator']:>12.1f}{median['system-allocator'] / median['harness']:>10.2f}"
     return text + ("  BUSY" if busy else "")
 
 
@@ -97,6 +110,9 @@ def main(argv=None):
                         "false)")
     parser.add_argument("--bf16", action="store_true",
                         help="also time the harness in bf16 mixed precision (speed-up over fp32)")
+    parser.add_argument("--allocator-cost", action="store_true",
+                        help="also time the harness with tf_allocator: system (against TensorFlow's "
+                        "own allocator, the default)")
     parser.add_argument("--json", type=Path, help="also write every probe's result here")
     args = parser.parse_args(argv)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -105,7 +121,8 @@ def main(argv=None):
         parser.error("--determinism-cost compares deterministic mode with the fast path: "
                      "leave --deterministic false")
     modes = ("harness", "idiomatic") + (("workflow",) if args.workflow else ()) \
-        + (("deterministic",) if args.determinism_cost else ()) + (("bf16",) if args.bf16 else ())
+        + (("deterministic",) if args.determinism_cost else ()) + (("bf16",) if args.bf16 else ()) \
+        + (("system-allocator",) if args.allocator_cost else ())
     rows, raw = [], []
     for variant in args.variants:
         dataset, settings = experiment_for(config, variant)
@@ -113,22 +130,24 @@ def main(argv=None):
         settings["deterministic"] = args.deterministic
         settings["_dataset"] = dataset
         for framework in args.frameworks:
-            found = {mode: [] for mode in modes}
+            ran = [mode for mode in modes if applies(mode, framework)]
+            found = {mode: [] for mode in ran}
             for _ in range(args.repeats):
-                for mode in modes:
+                for mode in ran:
                     result = run_probe(framework, variant, mode, settings, args)
                     raw.append(result)
                     found[mode].append(result)
             median = {mode: statistics.median(r["images_per_s"] for r in found[mode])
-                      for mode in modes}
-            busy = any(oversubscribed(r, args.threads) for mode in modes for r in found[mode])
+                      for mode in ran}
+            busy = any(oversubscribed(r, args.threads) for mode in ran for r in found[mode])
             rows.append((variant, framework, settings["batch_size"], median, busy))
             print(row_text(rows[-1]), flush=True)
     workflow_head = f"{'workflow':>12}{'wf/harness':>11}" if args.workflow else ""
-    determinism_head = f"{'determ.':>12}{'det/fast':>9}" if args.determinism_cost else ""
-    determinism_head += f"{'bf16':>12}{'bf16/fp32':>10}" if args.bf16 else ""
+    extra_head = f"{'determ.':>12}{'det/fast':>9}" if args.determinism_cost else ""
+    extra_head += f"{'bf16':>12}{'bf16/fp32':>10}" if args.bf16 else ""
+    extra_head += f"{'sys.alloc':>12}{'sys/tf':>10}" if args.allocator_cost else ""
     print(f"\n{'variant':<16}{'framework':<10}{'batch':>6}{'harness':>12}{'idiomatic':>12}"
-          f"{'ratio':>9}{workflow_head}{determinism_head}")
+          f"{'ratio':>9}{workflow_head}{extra_head}")
     for row in rows:
         print(row_text(row))
     print(f"images/s, median of {args.repeats} alternating passes; ratio = harness / idiomatic "
@@ -142,6 +161,9 @@ def main(argv=None):
               "(below 1.00: the cost of deterministic: true).")
     if args.bf16:
         print("bf16: the harness in bf16 mixed precision; bf16/fp32 = bf16 / harness (the speed-up).")
+    if args.allocator_cost:
+        print("sys.alloc: the harness with tf_allocator: system; sys/tf = sys.alloc / harness "
+              "(below 1.00: its cost; only Keras reads the setting).")
     if any(r[-1] for r in rows):
         print("WARNING: other processes left fewer free cores than --threads during the rows "
               "marked BUSY: rerun on a quiet machine.")

@@ -4,7 +4,8 @@ either through alexbench's harness or the way the framework's own documentation 
 Runs in `.venvs/<framework>-cpu` (one process per measurement, so each starts clean):
 
     --mode harness     runtime.start_backend + Trainer.train_batch over the harness's prefetching
-                       input pipeline: what a workflow run does (deterministic mode as configured)
+                       input pipeline: what a workflow run does (deterministic mode and TensorFlow's
+                       allocator as configured)
     --mode idiomatic   Keras: model.compile + model.fit on the prepared arrays; PyTorch: a plain
                        zero_grad/forward/backward/step loop over prepared tensors; Gluon: a
                        hybridized network and gluon.Trainer loop. Same model (built by the same
@@ -78,7 +79,8 @@ def timed(passes, one_pass, sync):
 def harness_seconds(args, settings):
     from alexbench.harness.pipeline import prefetch_batches
 
-    backend = runtime.start_backend(args.framework, args.threads, settings["deterministic"])
+    backend = runtime.start_backend(args.framework, args.threads, settings["deterministic"],
+                                    settings["tf_allocator"])
     device = backend.select_device("cpu")
     runtime.seed_everything(backend, 0, settings["deterministic"])
     import numpy as np
@@ -234,6 +236,7 @@ def main(argv=None):
         seconds = IDIOMATIC[backend_name](args, settings, batches)
     print(json.dumps({"framework": args.framework, "variant": args.variant, "mode": args.mode,
                       "threads": args.threads, "deterministic": settings["deterministic"],
+                      "tf_allocator": settings["tf_allocator"],
                       "images": args.count * args.epochs, "seconds": seconds,
                       "images_per_s": args.count * args.epochs / seconds}))
 

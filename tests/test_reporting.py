@@ -563,6 +563,23 @@ def test_runs_in_deterministic_mode_are_labelled(tmp_path):
     assert sorted(status(row) for _, row in perf.iterrows()) == ["ok", "ok (deterministic)"]
 
 
+def test_keras_runs_on_the_system_allocator_are_labelled(tmp_path):
+    # Only TensorFlow reads tf_allocator: a PyTorch run that records it is not labelled.
+    runs_root = tmp_path / "results" / "runs"
+    dirs = [write_run(runs_root, framework, seed=s)
+            for framework in ("keras", "pytorch") for s in (0, 1)]
+    for folder in (dirs[0], dirs[2]):  # seed 0 of each chose the system allocator
+        path = folder / "metrics.json"
+        metrics = json.loads(path.read_text())
+        metrics["settings"]["tf_allocator"] = "system"
+        path.write_text(json.dumps(metrics))
+    perf = tables.performance_frame(runs.collect_runs(write_run_table(dirs), allow_missing=True))
+    status = dict(tables.TABLE_COLUMNS)["Status"]
+    labels = {(row["framework"], int(row["seed"])): status(row) for _, row in perf.iterrows()}
+    assert labels == {("keras", 0): "ok (system allocator)", ("keras", 1): "ok",
+                      ("pytorch", 0): "ok", ("pytorch", 1): "ok"}
+
+
 # --- energy ----------------------------------------------------------------------------------
 
 def test_energy_column_and_plot_appear_when_a_run_has_a_counter(tmp_path):

@@ -352,15 +352,20 @@ def test_the_peak_is_measured_once_per_host_env_precision_and_threads(tmp_path):
     assert peak.peak_gflops(Backend(), "cpu", None, "keras-cpu", 2) is None
 
 
-def test_deterministic_mode_is_the_user_s_choice_and_recorded(prepared_data, tmp_path):
-    # The default is each framework's fast path (seeded); deterministic mode is opted into.
+def test_deterministic_mode_and_the_allocator_are_the_user_s_choice_and_recorded(prepared_data,
+                                                                                tmp_path):
+    # The default is each framework's fast path (seeded) on TensorFlow's own allocator;
+    # deterministic mode and the system allocator are opted into.
     data = prepared_data("mnist", 64, 32)
-    chosen, _ = train("keras", data, tmp_path / "deterministic",
-                      settings(epochs=1, max_train_images=32, smoke=True, deterministic=True))
+    chosen, _ = train("keras", data, tmp_path / "chosen",
+                      settings(epochs=1, max_train_images=32, smoke=True, deterministic=True,
+                               tf_allocator="system"))
     assert chosen["status"] == "ok" and chosen["settings"]["deterministic"] is True
+    assert chosen["settings"]["tf_allocator"] == "system"
     default, _ = train("keras", data, tmp_path / "default", settings(epochs=1, max_train_images=32,
                                                                      smoke=True))
     assert default["status"] == "ok" and default["settings"]["deterministic"] is False
+    assert default["settings"]["tf_allocator"] == "tensorflow"
 
 
 def test_the_determinism_switches_are_set_only_in_deterministic_mode(monkeypatch):
@@ -373,3 +378,29 @@ def test_the_determinism_switches_are_set_only_in_deterministic_mode(monkeypatch
     assert runtime.os.environ["OMP_NUM_THREADS"] == "3"
     runtime.set_runtime_env(2, deterministic=True)
     assert all(runtime.os.environ[k] == v for k, v in runtime.DETERMINISM_ENV.items())
+
+
+def test_tensorflow_s_allocator_switch_is_set_only_for_the_system_allocator(monkeypatch):
+    from alexbench.harness import runtime
+    monkeypatch.setenv("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "stale")
+    monkeypatch.setattr(runtime.os, "environ", dict(runtime.os.environ))
+    runtime.set_runtime_env(2, deterministic=False)  # the default: TensorFlow's own pool
+    assert "TF_ONEDNN_USE_SYSTEM_ALLOCATOR" not in runtime.os.environ
+    runtime.set_runtime_env(2, deterministic=False, tf_allocator="system")
+    assert runtime.os.environ["TF_ONEDNN_USE_SYSTEM_ALLOCATOR"] == "1"
+    with pytest.raises(ValueError, match="'jemalloc' is not one of"):
+        runtime.set_runtime_env(2, tf_allocator="jemalloc")
+
+
+def test_the_schemas_offer_the_allocators_the_runtime_knows():
+    import yaml
+    from alexbench.harness import runtime
+    settings_schema = json.loads((REPO / "workflow/schemas/settings.schema.json").read_text())
+    metrics_schema = json.loads((REPO / "workflow/schemas/metrics.schema.json").read_text())
+    config_schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    offered = [settings_schema["properties"]["tf_allocator"]["enum"],
+               metrics_schema["properties"]["settings"]["properties"]["tf_allocator"]["enum"],
+               config_schema["properties"]["experiments"]["additionalProperties"]["properties"]
+               ["tf_allocator"]["enum"]]
+    assert all(sorted(enum) == sorted(runtime.TF_ALLOCATOR_ENV) for enum in offered)
+    assert settings_schema["properties"]["tf_allocator"]["default"] == runtime.DEFAULT_TF_ALLOCATOR

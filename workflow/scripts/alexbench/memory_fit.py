@@ -2,7 +2,9 @@
 `memory_peaks_mb`), and whether this machine has it.
 
 A run's need is its variant's measured peak (smoke mode) plus, for a full run, its dataset's
-prepared arrays (`datasets.<name>.prepared_mb`), which training maps into memory. SLURM jobs
+prepared arrays (`datasets.<name>.prepared_mb`), which training maps into memory. Where Keras's
+peak depends on TensorFlow's allocator, the variant's entry holds one peak per allocator
+(`{tensorflow: MB, system: MB}`) and the experiment's `tf_allocator` picks one. SLURM jobs
 request that with a margin (`slurm_mem_mb`); a local run that cannot fit fails before any job
 starts, naming both figures (`shortage_message`), and the demo leaves such an experiment out,
 giving the reason in the report (`skip_reasons`).
@@ -42,6 +44,8 @@ def run_memory_mb(config: dict, experiment: str) -> int | None:
     peak = config["memory_peaks_mb"].get(settings["model"])
     if peak is None:
         return None
+    if isinstance(peak, dict):  # one peak per TensorFlow allocator
+        peak = peak[settings["tf_allocator"]]
     smoke = config["smoke"] or config["demo"]
     data = 0 if smoke else config["datasets"][settings["dataset"]].get("prepared_mb", 0)
     return peak + data

@@ -179,6 +179,7 @@ def training_settings(config: dict, experiment_name: str) -> dict:
         "subset": dict(subset) or None,
         "save_weights": bool(config["save_weights"]),
         "deterministic": bool(config["deterministic"]),
+        "tf_allocator": experiment["tf_allocator"],
     }
 
 

@@ -86,6 +86,12 @@ def framework_rank(name: str) -> tuple:
     return (names.index(name) if name in names else len(names), name)
 
 
+def reads_tf_allocator(name: str) -> bool:
+    """Whether the framework runs on TensorFlow, the one runtime the `tf_allocator` setting
+    changes (harness/runtime.py); False for names not registered."""
+    return name in FRAMEWORKS and "tensorflow" in FRAMEWORKS[name].packages
+
+
 def label(name: str) -> str:
     return FRAMEWORKS[name].label if name in FRAMEWORKS else name
 

@@ -11,9 +11,9 @@ without copying S1's 3.5 GB kernel: snapshots.py.
 Not for: the epoch loop, timing, input preparation or the run contract (alexbench/harness/), nor
 model definitions (models.py).
 
-Threads and allocator: the harness sets OMP_NUM_THREADS, TF_NUM_*_THREADS and
-TF_ONEDNN_USE_SYSTEM_ALLOCATOR before this module is imported (alexbench/harness/runtime.py:
-TensorFlow reads them at import); configure_threads fixes both of TensorFlow's pools to
+Threads and allocator: the harness sets OMP_NUM_THREADS, TF_NUM_*_THREADS and, with
+`tf_allocator: system`, TF_ONEDNN_USE_SYSTEM_ALLOCATOR before this module is imported
+(alexbench/harness/runtime.py: TensorFlow reads them at import); configure_threads fixes both of TensorFlow's pools to
 `threads`: `threads` threads inside each op, and up to `threads` independent ops at once (the
 per-variable optimiser updates, a convolution's weight and input gradients). That is
 TensorFlow's own default shape (both pools as large as the cores), bounded to the run's cores.

@@ -99,6 +99,7 @@ def build(*, args, settings, status, versions_found, device_found, parameters, c
                      "validation": settings["validation"], "train_images": train_images,
                      "val_images": val_images, "test_images": test_images,
                      "deterministic": settings["deterministic"],
+                     "tf_allocator": settings["tf_allocator"],
                      "precision": settings["precision"]},
         "parameters": int(parameters),
         "epochs_completed": len(history),

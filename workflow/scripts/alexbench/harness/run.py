@@ -116,7 +116,8 @@ def run(args, started_at):
     check_supported(args.framework, args.model, args.hardware, args.settings["precision"])
     # One device per GPU job (a lock per id), chosen before the framework loads CUDA.
     args.gpu_id = gpu_devices.claim_gpu(log=log.info).gpu_id if args.hardware == "gpu" else None
-    backend = runtime.start_backend(args.framework, args.threads, args.settings["deterministic"])
+    backend = runtime.start_backend(args.framework, args.threads, args.settings["deterministic"],
+                                    args.settings["tf_allocator"])
     device = backend.select_device(args.hardware)
     # Before anything is seeded: the probe's random matrices must not shift the run's streams.
     env = registry.framework(args.framework).env_name(args.hardware)

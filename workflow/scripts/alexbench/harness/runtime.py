@@ -1,5 +1,5 @@
 """The process environment of a training job, set before numpy or any framework is imported:
-thread pools, determinism switches, allocator; and the seeding every backend shares.
+thread pools, determinism switches, TensorFlow's allocator; and the seeding every backend shares.
 
 Standard library only at import (numpy is imported inside `seed_python_and_numpy`), because
 these variables are read when the libraries load. This is the one place that sets them: the
@@ -18,9 +18,14 @@ from alexbench.common import backend as backend_interface, registry
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
                    "TF_NUM_INTEROP_THREADS", "MXNET_OMP_MAX_THREADS")
-# TF_ONEDNN_USE_SYSTEM_ALLOCATOR: oneDNN builds of TensorFlow otherwise keep every freed CPU
-# tensor in a pool that never shrinks (S1: 21.4 GB); it made no difference to speed.
-PRE_IMPORT_ENV = {"MXNET_CPU_WORKER_NTHREADS": "1", "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}
+PRE_IMPORT_ENV = {"MXNET_CPU_WORKER_NTHREADS": "1"}
+# The setting `tf_allocator` (Keras runs only; recorded in metrics.json). "tensorflow": oneDNN
+# builds of TensorFlow keep freed CPU tensors in their own pool, which never shrinks; it is
+# TensorFlow's default and the faster one. "system": malloc/free instead, so memory freed after
+# the model is built goes back: the largest variant's peak falls by gigabytes, at a measured cost
+# in speed on every variant (README, bench/README.md).
+TF_ALLOCATOR_ENV = {"tensorflow": {}, "system": {"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}}
+DEFAULT_TF_ALLOCATOR = "tensorflow"
 # Deterministic mode's switches read when libmxnet / cuBLAS load, i.e. before any backend code
 # runs: MXNet's deterministic kernels, no cuDNN autotuning, cuBLAS's fixed workspace (needed by
 # torch.use_deterministic_algorithms on GPUs). Without deterministic mode they are left unset,
@@ -37,14 +42,24 @@ def default_threads():
         return os.cpu_count() or 1
 
 
-def set_runtime_env(threads, deterministic=True):
-    """Pin every runtime's thread pools to `threads` and set (or clear) the determinism switches,
-    through the environment; call before numpy or a framework is imported."""
+def set_runtime_env(threads, deterministic=True, tf_allocator=DEFAULT_TF_ALLOCATOR):
+    """Pin every runtime's thread pools to `threads`, set (or clear) the determinism switches and
+    choose TensorFlow's CPU allocator, through the environment; call before numpy or a framework
+    is imported."""
+    if tf_allocator not in TF_ALLOCATOR_ENV:
+        raise ValueError(f"tf_allocator {tf_allocator!r} is not one of {sorted(TF_ALLOCATOR_ENV)}")
     for name in THREAD_ENV_VARS:
         os.environ[name] = str(threads)
     os.environ.update(PRE_IMPORT_ENV)
-    for name, value in DETERMINISM_ENV.items():
-        if deterministic:
+    _set_or_clear(DETERMINISM_ENV, deterministic)
+    for choice, switches in TF_ALLOCATOR_ENV.items():
+        _set_or_clear(switches, choice == tf_allocator)
+
+
+def _set_or_clear(switches, on):
+    """Set every variable of `switches` when `on`, else remove it (so the library's default holds)."""
+    for name, value in switches.items():
+        if on:
             os.environ[name] = value
         else:
             os.environ.pop(name, None)
@@ -65,10 +80,10 @@ def load_backend(framework):
     return module
 
 
-def start_backend(framework, threads, deterministic=True):
+def start_backend(framework, threads, deterministic=True, tf_allocator=DEFAULT_TF_ALLOCATOR):
     """How every run starts a framework, the harness's and the test probes' and bench's alike:
     the environment first, then the backend's import, then its thread pools."""
-    set_runtime_env(threads, deterministic)
+    set_runtime_env(threads, deterministic, tf_allocator)
     backend = load_backend(framework)
     backend.configure_threads(threads)
     return backend

@@ -171,6 +171,12 @@ def _fmt_int(value) -> str:
     return f"{int(value):,}" if _present(value) else ""
 
 
+def uses_system_allocator(r) -> bool:
+    """A run on TensorFlow that trained with `tf_allocator: system` (slower, for memory). Runs
+    written before the setting existed used it too, but recorded nothing and are not labelled."""
+    return r.get("settings.tf_allocator") == "system" and registry.reads_tf_allocator(r["framework"])
+
+
 # Columns of the README-style table: (header, formatter of a performance row).
 TABLE_COLUMNS = [
     ("Framework", lambda r: FRAMEWORK_NAMES.get(r["framework"], r["framework"])),
@@ -181,7 +187,8 @@ TABLE_COLUMNS = [
     ("Seed", lambda r: str(r["seed"])),
     ("Status", lambda r: r["status"] + (" (smoke)" if _is_true(r.get("smoke")) else "")
      + (" (subset)" if is_subset(r) else "")
-     + (" (deterministic)" if _is_true(r.get("settings.deterministic")) else "")),
+     + (" (deterministic)" if _is_true(r.get("settings.deterministic")) else "")
+     + (" (system allocator)" if uses_system_allocator(r) else "")),
     ("Training time (s)", lambda r: _fmt(r.get("train_time_s"), 1)),
     ("Test loss", lambda r: _fmt(r.get("test.loss"), 4)),
     ("Test accuracy", lambda r: _fmt(r.get("test.accuracy"), 4)),
