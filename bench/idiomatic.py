@@ -87,7 +87,8 @@ def row_text(row):
     if "bf16" in median:
         text += f"{median['bf16']:>12.1f}{median['bf16'] / median['harness']:>10.2f}"
     if "system-allocator" in median:
-        text += f"{median['system-allocator']:>12.1f}{median['system-allocator'] / median['harness']:>10.2f}"
+        system = median["system-allocator"]
+        text += f"{system:>12.1f}{system / median['harness']:>10.2f}"
     return text + ("  BUSY" if busy else "")
 
 

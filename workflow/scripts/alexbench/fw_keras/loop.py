@@ -13,12 +13,14 @@ model definitions (models.py).
 
 Threads and allocator: the harness sets OMP_NUM_THREADS, TF_NUM_*_THREADS and, with
 `tf_allocator: system`, TF_ONEDNN_USE_SYSTEM_ALLOCATOR before this module is imported
-(alexbench/harness/runtime.py: TensorFlow reads them at import); configure_threads fixes both of TensorFlow's pools to
-`threads`: `threads` threads inside each op, and up to `threads` independent ops at once (the
-per-variable optimiser updates, a convolution's weight and input gradients). That is
-TensorFlow's own default shape (both pools as large as the cores), bounded to the run's cores.
+(alexbench/harness/runtime.py: TensorFlow reads them at import); configure_threads fixes both
+of TensorFlow's pools to `threads`: `threads` threads inside each op, and up to `threads`
+independent ops at once (the per-variable optimiser updates, a convolution's weight and input
+gradients). That is TensorFlow's own default shape (both pools as large as the cores), bounded
+to the run's cores.
 With one inter-op thread (and deterministic mode) the harness trained alexnet-mnist at
-0.87-0.94 of model.fit's speed; with `threads` (and the fast path) at 0.98 (bench/README.md).
+0.87-0.94 of model.fit's speed; with `threads` (and the fast path) at 0.98, and alexnet-lrn-32
+at 0.99 once TensorFlow kept its own allocator (bench/README.md).
 """
 import logging
 import time

@@ -21,9 +21,9 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
 PRE_IMPORT_ENV = {"MXNET_CPU_WORKER_NTHREADS": "1"}
 # The setting `tf_allocator` (Keras runs only; recorded in metrics.json). "tensorflow": oneDNN
 # builds of TensorFlow keep freed CPU tensors in their own pool, which never shrinks; it is
-# TensorFlow's default and the faster one. "system": malloc/free instead, so memory freed after
-# the model is built goes back: the largest variant's peak falls by gigabytes, at a measured cost
-# in speed on every variant (README, bench/README.md).
+# TensorFlow's default and the faster one. "system": malloc/free instead, so freed memory goes
+# back: Keras's peak falls by up to a fifth (S1: 13.0 to 11.8 GB), at a measured cost in speed
+# on every variant (S1: 1.6-1.7 times slower; README, bench/README.md).
 TF_ALLOCATOR_ENV = {"tensorflow": {}, "system": {"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}}
 DEFAULT_TF_ALLOCATOR = "tensorflow"
 # Deterministic mode's switches read when libmxnet / cuBLAS load, i.e. before any backend code
@@ -57,7 +57,7 @@ def set_runtime_env(threads, deterministic=True, tf_allocator=DEFAULT_TF_ALLOCAT
 
 
 def _set_or_clear(switches, on):
-    """Set every variable of `switches` when `on`, else remove it (so the library's default holds)."""
+    """Set every variable of `switches` when `on`, else remove it (the library's default holds)."""
     for name, value in switches.items():
         if on:
             os.environ[name] = value
