@@ -393,14 +393,17 @@ def test_tensorflow_s_allocator_switch_is_set_only_for_the_system_allocator(monk
 
 
 def test_the_schemas_offer_the_allocators_the_runtime_knows():
-    import yaml
+    from alexbench import workflow_config
+    from alexbench.common import registry
     from alexbench.harness import runtime
-    settings_schema = json.loads((REPO / "workflow/schemas/settings.schema.json").read_text())
-    metrics_schema = json.loads((REPO / "workflow/schemas/metrics.schema.json").read_text())
-    config_schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
-    offered = [settings_schema["properties"]["tf_allocator"]["enum"],
-               metrics_schema["properties"]["settings"]["properties"]["tf_allocator"]["enum"],
+    assert sorted(runtime.TF_ALLOCATOR_ENV) == sorted(registry.TF_ALLOCATORS)
+    settings_schema = run_contract.load_schema(REPO / "workflow/schemas/settings.schema.json")
+    metrics_schema = run_contract.load_schema(run_contract.METRICS_SCHEMA)
+    config_schema = workflow_config.load_schema()
+    offered = [settings_schema["properties"]["tf_allocator"],
+               metrics_schema["properties"]["settings"]["properties"]["tf_allocator"],
                config_schema["properties"]["experiments"]["additionalProperties"]["properties"]
-               ["tf_allocator"]["enum"]]
-    assert all(sorted(enum) == sorted(runtime.TF_ALLOCATOR_ENV) for enum in offered)
-    assert settings_schema["properties"]["tf_allocator"]["default"] == runtime.DEFAULT_TF_ALLOCATOR
+               ["tf_allocator"]]
+    assert all(node["enum"] == list(registry.TF_ALLOCATORS) for node in offered)
+    assert all(node.get("default", registry.DEFAULT_TF_ALLOCATOR) == registry.DEFAULT_TF_ALLOCATOR
+               for node in offered)

@@ -86,6 +86,12 @@ def framework_rank(name: str) -> tuple:
     return (names.index(name) if name in names else len(names), name)
 
 
+# TensorFlow's CPU allocators, the values of the `tf_allocator` setting (harness/runtime.py
+# switches between them): its own oneDNN pool, the default, or malloc/free.
+TF_ALLOCATORS = ("tensorflow", "system")
+DEFAULT_TF_ALLOCATOR = "tensorflow"
+
+
 def reads_tf_allocator(name: str) -> bool:
     """Whether the framework runs on TensorFlow, the one runtime the `tf_allocator` setting
     changes (harness/runtime.py); False for names not registered."""
@@ -186,7 +192,8 @@ def alternation(names) -> str:
 # JSON Schemas in workflow/schemas/ name the registry instead of repeating its lists: a node
 # {"type": "string", "x-enum-from": "frameworks"} gets `enum` filled in when the schema is loaded.
 _ENUMS = {"frameworks": lambda: list(framework_names()), "models": lambda: list(MODELS),
-          "hardware": lambda: list(HARDWARE), "precisions": lambda: list(precision_names())}
+          "hardware": lambda: list(HARDWARE), "precisions": lambda: list(precision_names()),
+          "tf_allocators": lambda: list(TF_ALLOCATORS)}
 
 
 def fill_enums(schema):

@@ -24,8 +24,8 @@ PRE_IMPORT_ENV = {"MXNET_CPU_WORKER_NTHREADS": "1"}
 # TensorFlow's default and the faster one. "system": malloc/free instead, so freed memory goes
 # back: Keras's peak falls by up to a fifth (S1: 13.0 to 11.8 GB), at a measured cost in speed
 # on every variant (S1: 1.6-1.7 times slower; README, bench/README.md).
+# Keyed by registry.TF_ALLOCATORS.
 TF_ALLOCATOR_ENV = {"tensorflow": {}, "system": {"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}}
-DEFAULT_TF_ALLOCATOR = "tensorflow"
 # Deterministic mode's switches read when libmxnet / cuBLAS load, i.e. before any backend code
 # runs: MXNet's deterministic kernels, no cuDNN autotuning, cuBLAS's fixed workspace (needed by
 # torch.use_deterministic_algorithms on GPUs). Without deterministic mode they are left unset,
@@ -42,7 +42,7 @@ def default_threads():
         return os.cpu_count() or 1
 
 
-def set_runtime_env(threads, deterministic=True, tf_allocator=DEFAULT_TF_ALLOCATOR):
+def set_runtime_env(threads, deterministic=True, tf_allocator=registry.DEFAULT_TF_ALLOCATOR):
     """Pin every runtime's thread pools to `threads`, set (or clear) the determinism switches and
     choose TensorFlow's CPU allocator, through the environment; call before numpy or a framework
     is imported."""
@@ -80,7 +80,8 @@ def load_backend(framework):
     return module
 
 
-def start_backend(framework, threads, deterministic=True, tf_allocator=DEFAULT_TF_ALLOCATOR):
+def start_backend(framework, threads, deterministic=True,
+                  tf_allocator=registry.DEFAULT_TF_ALLOCATOR):
     """How every run starts a framework, the harness's and the test probes' and bench's alike:
     the environment first, then the backend's import, then its thread pools."""
     set_runtime_env(threads, deterministic, tf_allocator)
