@@ -3,7 +3,8 @@
 For each variant and framework, runs bench/idiomatic_probe.py in the framework's venv twice per
 repeat, once through alexbench's harness (what a workflow run does) and once the way the
 framework's documentation trains (Keras model.fit, a plain PyTorch loop, a hybridized Gluon
-Trainer loop), alternating the two so that drift of the machine hits both alike, on the same
+Trainer loop), alternating the two (each repeat starting with the next one) so that drift of the
+machine hits both alike, on the same
 prepared batches, optimiser and intra-op threads. Prints the median images/s of each and the
 ratio harness / idiomatic (1.00 = no harness tax), and warns when other processes were busy.
 With --workflow it also runs the workflow's own training job on the same images (harness/run.py
@@ -76,10 +77,17 @@ def applies(mode, framework):
     return mode != "system-allocator" or registry.reads_tf_allocator(framework)
 
 
+def pair_ratios(found):
+    """harness / idiomatic of each repeat's pair: their spread shows what the median hides."""
+    return [h["images_per_s"] / i["images_per_s"]
+            for h, i in zip(found["harness"], found["idiomatic"])]
+
+
 def row_text(row):
-    variant, framework, batch, median, busy = row
+    variant, framework, batch, median, pairs, busy = row
     text = (f"{variant:<16}{framework:<10}{batch:>6}{median['harness']:>12.1f}"
-            f"{median['idiomatic']:>12.1f}{median['harness'] / median['idiomatic']:>9.2f}")
+            f"{median['idiomatic']:>12.1f}{median['harness'] / median['idiomatic']:>9.2f}"
+            f"{f'{min(pairs):.2f}-{max(pairs):.2f}':>12}")
     if "workflow" in median:
         text += f"{median['workflow']:>12.1f}{median['workflow'] / median['harness']:>11.2f}"
     if "deterministic" in median:
@@ -133,26 +141,30 @@ def main(argv=None):
         for framework in args.frameworks:
             ran = [mode for mode in modes if applies(mode, framework)]
             found = {mode: [] for mode in ran}
-            for _ in range(args.repeats):
-                for mode in ran:
+            for repeat in range(args.repeats):
+                # Each repeat starts one mode later, so no mode always runs first (or second)
+                # and a machine that slows in a rhythm cannot favour one side.
+                for mode in ran[repeat % len(ran):] + ran[:repeat % len(ran)]:
                     result = run_probe(framework, variant, mode, settings, args)
                     raw.append(result)
                     found[mode].append(result)
             median = {mode: statistics.median(r["images_per_s"] for r in found[mode])
                       for mode in ran}
             busy = any(oversubscribed(r, args.threads) for mode in ran for r in found[mode])
-            rows.append((variant, framework, settings["batch_size"], median, busy))
+            rows.append((variant, framework, settings["batch_size"], median, pair_ratios(found),
+                         busy))
             print(row_text(rows[-1]), flush=True)
     workflow_head = f"{'workflow':>12}{'wf/harness':>11}" if args.workflow else ""
     extra_head = f"{'determ.':>12}{'det/fast':>9}" if args.determinism_cost else ""
     extra_head += f"{'bf16':>12}{'bf16/fp32':>10}" if args.bf16 else ""
     extra_head += f"{'sys.alloc':>12}{'sys/tf':>10}" if args.allocator_cost else ""
     print(f"\n{'variant':<16}{'framework':<10}{'batch':>6}{'harness':>12}{'idiomatic':>12}"
-          f"{'ratio':>9}{workflow_head}{extra_head}")
+          f"{'ratio':>9}{'pairs':>12}{workflow_head}{extra_head}")
     for row in rows:
         print(row_text(row))
     print(f"images/s, median of {args.repeats} alternating passes; ratio = harness / idiomatic "
-          f"(1.00: no harness tax); threads {args.threads}; harness deterministic={args.deterministic}; "
+          f"(1.00: no harness tax); pairs: lowest-highest ratio of one repeat's two probes; "
+          f"threads {args.threads}; harness deterministic={args.deterministic}; "
           f"{os.cpu_count()} cores.")
     if args.workflow:
         print("workflow: the training job's own figure (metrics.json throughput, epochs 2..N); "

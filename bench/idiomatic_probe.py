@@ -76,7 +76,7 @@ def timed(passes, one_pass, sync):
 
 # --- the harness -------------------------------------------------------------------------------
 
-def harness_seconds(args, settings):
+def harness_seconds(args, settings, folder):
     from alexbench.harness.pipeline import prefetch_batches
 
     backend = runtime.start_backend(args.framework, args.threads, settings["deterministic"],
@@ -85,7 +85,7 @@ def harness_seconds(args, settings):
     runtime.seed_everything(backend, 0, settings["deterministic"])
     import numpy as np
 
-    split = bench_split(args.raw_shape, args.count, tempfile.mkdtemp(prefix="alexbench-bench-"))
+    split = bench_split(args.raw_shape, args.count, folder)
     order = np.arange(args.count)
     trainer = backend.Trainer(args.variant, CLASSES, settings, device)
 
@@ -97,14 +97,13 @@ def harness_seconds(args, settings):
 
 # --- the workflow's training job ------------------------------------------------------------
 
-def workflow_images_per_s(args, settings):
+def workflow_images_per_s(args, settings, folder):
     """Train through harness.run.main on a prepared folder of the bench's images (1 + epochs
-    epochs) and return the training images/s its metrics.json reports."""
+    epochs) made in `folder`, and return the training images/s its metrics.json reports."""
     import numpy as np
     from alexbench.common import prepared_contract
     from alexbench.harness import run as training_job
 
-    folder = Path(tempfile.mkdtemp(prefix="alexbench-bench-prepared-"))
     split = bench_split(args.raw_shape, args.count, folder)  # the training files, in place
     test_count = settings["batch_size"]  # validation and test: the first batch again
     np.save(folder / prepared_contract.images_file("test"), split.images[:test_count])
@@ -209,6 +208,21 @@ def gluon_seconds(args, settings, batches):
 IDIOMATIC = {"keras": keras_seconds, "pytorch": pytorch_seconds, "gluon": gluon_seconds}
 
 
+def measure_seconds(args, settings, folder):
+    """Seconds of args.epochs timed passes over args.count images in args.mode."""
+    if args.mode == "workflow":
+        return args.count * args.epochs / workflow_images_per_s(args, settings, folder)
+    if args.mode == "harness":
+        return harness_seconds(args, settings, folder)
+    # The framework's own defaults, except the intra-op threads (the same cores for both).
+    for name in runtime.THREAD_ENV_VARS:
+        os.environ[name] = str(args.threads)
+    backend_name = registry.framework(args.framework).backend.split("_")[-1]
+    split = bench_split(args.raw_shape, args.count, folder)
+    batches = prepared_batches(split, args.variant, settings["batch_size"])
+    return IDIOMATIC[backend_name](args, settings, batches)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--framework", required=True, choices=registry.framework_names())
@@ -221,19 +235,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     settings = resolve_settings(args.settings)
-    if args.mode == "workflow":
-        images_per_s = workflow_images_per_s(args, settings)
-        seconds = args.count * args.epochs / images_per_s
-    elif args.mode == "harness":
-        seconds = harness_seconds(args, settings)
-    else:
-        # The framework's own defaults, except the intra-op threads (the same cores for both).
-        for name in runtime.THREAD_ENV_VARS:
-            os.environ[name] = str(args.threads)
-        backend_name = registry.framework(args.framework).backend.split("_")[-1]
-        split = bench_split(args.raw_shape, args.count, tempfile.mkdtemp(prefix="alexbench-bench-"))
-        batches = prepared_batches(split, args.variant, settings["batch_size"])
-        seconds = IDIOMATIC[backend_name](args, settings, batches)
+    # The images (and the workflow mode's run) live in a folder of their own, removed at the end.
+    with tempfile.TemporaryDirectory(prefix="alexbench-bench-") as folder:
+        seconds = measure_seconds(args, settings, Path(folder))
     print(json.dumps({"framework": args.framework, "variant": args.variant, "mode": args.mode,
                       "threads": args.threads, "deterministic": settings["deterministic"],
                       "tf_allocator": settings["tf_allocator"],
