@@ -22,7 +22,7 @@ from pathlib import Path
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 
-from alexbench.common import run_contract
+from alexbench.common import registry, run_contract
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ def flatten(document, prefix: str = "") -> dict:
 
 
 def run_id_of(metrics: dict) -> str:
-    r, precision = metrics["run"], metrics["settings"].get("precision") or "fp32"
+    r = metrics["run"]
+    precision = metrics["settings"].get("precision") or registry.DEFAULT_PRECISION
     return f"{r['framework']}-{r['dataset']}-{r['model']}-{r['hardware']}-{precision}-seed{r['seed']}"
 
 

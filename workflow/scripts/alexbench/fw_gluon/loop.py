@@ -26,7 +26,7 @@ import numpy as np
 import mxnet as mx
 from mxnet import autograd, gluon
 
-from alexbench.common import atomic_files, hardware
+from alexbench.common import atomic_files, hardware, registry
 from alexbench.fw_gluon import precision as precisions, snapshots
 from alexbench.fw_gluon.models import build_model, count_parameters
 from alexbench.fw_gluon.optimizers import make_optimizer
@@ -145,7 +145,7 @@ class Trainer:
         self.device = device
         self.num_classes = num_classes
         self.top_k = min(5, num_classes)
-        self.precision = settings.get("precision", "fp32")
+        self.precision = settings.get("precision", registry.DEFAULT_PRECISION)
         precisions.enable(self.precision)  # AMP before the model is built (precision.py)
         self.model = build_model(variant, num_classes, device)
         # static_alloc/static_shape: MXNet's advice for training speed (one cached graph, memory

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from alexbench.common import atomic_files, hardware, layer_specs
+from alexbench.common import atomic_files, hardware, layer_specs, registry
 from alexbench.fw_keras import precision as precisions, snapshots
 from alexbench.fw_keras.models import build_model, count_parameters
 from alexbench.fw_keras.optimizers import make_optimizer
@@ -132,7 +132,7 @@ class Trainer:
         self.device = device
         self.num_classes = num_classes
         self.top_k = min(5, num_classes)
-        self.precision = settings.get("precision", "fp32")
+        self.precision = settings.get("precision", registry.DEFAULT_PRECISION)
         with tf.device(device), precisions.model_policy(self.precision):
             self.model = build_model(variant, num_classes, device)
             self.optimizer, self.weight_decay = make_optimizer(settings["optimizer"])

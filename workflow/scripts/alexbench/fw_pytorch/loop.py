@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from alexbench.common import atomic_files, hardware
+from alexbench.common import atomic_files, hardware, registry
 from alexbench.fw_pytorch import precision as precisions, snapshots
 from alexbench.fw_pytorch.models import build_model, count_parameters
 from alexbench.fw_pytorch.optimizers import make_optimizer
@@ -123,7 +123,8 @@ class Trainer:
         self.model = build_model(variant, num_classes).to(device)
         self.parameters = count_parameters(self.model)
         self.optimizer = make_optimizer(self.model.parameters(), settings["optimizer"])
-        self.precision = settings.get("precision", "fp32")  # fp32 weights either way (precision.py)
+        # fp32 weights either way (precision.py)
+        self.precision = settings.get("precision", registry.DEFAULT_PRECISION)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
 
