@@ -380,6 +380,30 @@ def test_the_determinism_switches_are_set_only_in_deterministic_mode(monkeypatch
     assert all(runtime.os.environ[k] == v for k, v in runtime.DETERMINISM_ENV.items())
 
 
+def test_numpy_s_blas_gets_one_thread_and_the_frameworks_get_threads(monkeypatch):
+    # numpy's BLAS serves only the input pipeline's background thread (runtime.PRE_IMPORT_ENV)
+    from alexbench.harness import runtime
+    monkeypatch.setattr(runtime.os, "environ", dict(runtime.os.environ, OPENBLAS_NUM_THREADS="8"))
+    runtime.set_runtime_env(3, deterministic=False)
+    assert all(runtime.os.environ[name] == "3" for name in runtime.THREAD_ENV_VARS)
+    assert runtime.os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    assert runtime.os.environ["VECLIB_MAXIMUM_THREADS"] == "1"
+    assert not {"OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"} & set(runtime.THREAD_ENV_VARS)
+
+
+def test_numpy_starts_no_blas_workers_in_a_job():
+    # The env above, read by the real numpy of a job venv: its OpenBLAS starts no worker thread
+    # (with two BLAS threads it starts one, which spins after each resize; bench/pipeline_cpu.py).
+    # The second case (two BLAS threads, as before) shows the count sees a worker when one runs.
+    probe = ("import os, sys; sys.path.insert(0, 'workflow/scripts');"
+             "from alexbench.harness import runtime; runtime.set_runtime_env(2, False);"
+             "os.environ.update({'OPENBLAS_NUM_THREADS': a for a in sys.argv[1:]}); import numpy;"
+             "print(len(os.listdir('/proc/self/task')))")
+    job = int(run_in_env("pytorch-cpu", ["-c", probe]).stdout)
+    two_blas_threads = int(run_in_env("pytorch-cpu", ["-c", probe, "2"]).stdout)
+    assert (job, two_blas_threads) == (1, 2)
+
+
 def test_tensorflow_s_allocator_switch_is_set_only_for_the_system_allocator(monkeypatch):
     from alexbench.harness import runtime
     monkeypatch.setenv("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "stale")

@@ -15,10 +15,17 @@ from alexbench.common import backend as backend_interface, registry
 # (independent ops at once) is as large as the cores by default; it is bounded to `threads`
 # like the rest. MXNet's engine keeps its default of one CPU worker, torch's inter-op pool
 # serves only torch.jit.fork (both are set by the backends, see fw_*/loop.py).
-THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                   "TF_NUM_INTEROP_THREADS", "MXNET_OMP_MAX_THREADS")
-PRE_IMPORT_ENV = {"MXNET_CPU_WORKER_NTHREADS": "1"}
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                   "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "MXNET_OMP_MAX_THREADS")
+# numpy's BLAS (OpenBLAS in pip's and conda-forge's numpy, Accelerate on macOS) does one job in a
+# run: the input pipeline's resize products, in its background thread beside the framework's
+# `threads`. It gets one thread. A second would take a core from the framework, and OpenBLAS's
+# idle workers spin after every product: on alexnet-d2l the pipeline burned 61-78 ms of CPU per
+# batch of 32 with two, 7-19 ms with one, and the harness trained it 4-10% slower than the
+# frameworks' plain loops (bench/pipeline_cpu.py, bench/README.md). No framework trains through these libraries
+# (MXNet's own OpenBLAS included: profiled, bench/README.md).
+PRE_IMPORT_ENV = {"MXNET_CPU_WORKER_NTHREADS": "1",
+                  "OPENBLAS_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
 # The setting `tf_allocator` (Keras runs only; recorded in metrics.json). "tensorflow": oneDNN
 # builds of TensorFlow keep freed CPU tensors in their own pool, which never shrinks; it is
 # TensorFlow's default and the faster one. "system": malloc/free instead, so freed memory goes
