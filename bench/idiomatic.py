@@ -15,10 +15,15 @@ also runs the harness in deterministic mode and prints deterministic / fast (bel
 precision and prints bf16 / fp32 (the speed-up; needs a CPU with avx512_bf16 or amx_bf16).
 With --allocator-cost it also runs the harness with `tf_allocator: system` and prints system /
 tensorflow (below 1.00: what the system allocator costs; Keras only reads it).
+With --same-process it instead runs, per variant and framework, one process that alternates
+blocks of the harness, the harness on batches prepared beforehand and the idiomatic loop
+(--repeats blocks each), and prints their medians and ratios to the idiomatic loop: the machine's
+drift between processes cannot blur a few per cent there. With --keras-no-autotune it also times Keras's model.fit with tf.data's autotuning off and prints
+harness / that: the ratio without model.fit's multi-second stalls on small machines (README).
 
     .venvs/dev/bin/python bench/idiomatic.py --variants alexnet-mnist alexnet-lrn-32 alexnet-d2l \
         --threads 2 --repeats 3 [--deterministic true] [--workflow] [--determinism-cost] \
-        [--bf16] [--allocator-cost] [--json out.json]
+        [--bf16] [--allocator-cost] [--keras-no-autotune] [--same-process] [--json out.json]
 
 Not for: accuracy, or figures for the report (the workflow's runs make those).
 """
@@ -73,8 +78,11 @@ def run_probe(framework, variant, mode, settings, args):
 
 
 def applies(mode, framework):
-    """Whether a mode measures anything for `framework`: only TensorFlow reads tf_allocator."""
-    return mode != "system-allocator" or registry.reads_tf_allocator(framework)
+    """Whether a mode measures anything for `framework`: only TensorFlow reads tf_allocator, only
+    Keras trains through tf.data."""
+    if mode in ("system-allocator", "idiomatic-no-autotune"):
+        return registry.reads_tf_allocator(framework)
+    return True
 
 
 def pair_ratios(found):
@@ -83,7 +91,7 @@ def pair_ratios(found):
             for h, i in zip(found["harness"], found["idiomatic"])]
 
 
-def row_text(row):
+def row_text(row, columns=()):
     variant, framework, batch, median, pairs, busy = row
     text = (f"{variant:<16}{framework:<10}{batch:>6}{median['harness']:>12.1f}"
             f"{median['idiomatic']:>12.1f}{median['harness'] / median['idiomatic']:>9.2f}"
@@ -97,7 +105,47 @@ def row_text(row):
     if "system-allocator" in median:
         system = median["system-allocator"]
         text += f"{system:>12.1f}{system / median['harness']:>10.2f}"
+    elif "system-allocator" in columns:
+        text += " " * 22
+    if "idiomatic-no-autotune" in median:
+        no_autotune = median["idiomatic-no-autotune"]
+        text += f"{no_autotune:>12.1f}{median['harness'] / no_autotune:>9.2f}"
     return text + ("  BUSY" if busy else "")
+
+
+SAME_PROCESS_MODES = ("harness", "harness-prepared", "idiomatic")
+
+
+def same_process_table(args, config):
+    """--same-process: one probe per variant and framework, its blocks' medians and ratios."""
+    print(f"{'variant':<16}{'framework':<10}{'batch':>6}{'harness':>12}{'prepared':>12}"
+          f"{'idiomatic':>12}{'h/idiom':>9}{'prep/idiom':>11}{'pairs':>12}")
+    raw = []
+    for variant in args.variants:
+        dataset, settings = experiment_for(config, variant)
+        settings["batch_size"] = DEFAULT_BATCH_SIZE.get(variant, settings["batch_size"])
+        settings["deterministic"] = args.deterministic
+        settings["_dataset"] = dataset
+        for framework in args.frameworks:
+            result = run_probe(framework, variant, "same-process", settings,
+                               argparse.Namespace(**{**vars(args), "epochs": args.repeats}))
+            raw.append(result)
+            rates = result["rates"]
+            median = {mode: statistics.median(rates[mode]) for mode in SAME_PROCESS_MODES}
+            pairs = [h / i for h, i in zip(rates["harness"], rates["idiomatic"])]
+            print(f"{variant:<16}{framework:<10}{settings['batch_size']:>6}"
+                  + "".join(f"{median[mode]:>12.1f}" for mode in SAME_PROCESS_MODES)
+                  + f"{median['harness'] / median['idiomatic']:>9.2f}"
+                  f"{median['harness-prepared'] / median['idiomatic']:>11.2f}"
+                  f"{f'{min(pairs):.2f}-{max(pairs):.2f}':>12}"
+                  + ("  BUSY" if oversubscribed(result, args.threads) else ""), flush=True)
+    print(f"images/s, median of {args.repeats} blocks per mode in one process, alternating; "
+          "harness: train_batch over the harness's pipeline; prepared: train_batch on batches "
+          "prepared beforehand; h/idiom, prep/idiom: against the idiomatic loop; pairs: "
+          f"lowest-highest harness/idiomatic of one round; threads {args.threads}.")
+    if args.json:
+        args.json.write_text(json.dumps(raw, indent=2))
+    return 0
 
 
 def main(argv=None):
@@ -122,6 +170,12 @@ def main(argv=None):
     parser.add_argument("--allocator-cost", action="store_true",
                         help="also time the harness with tf_allocator: system (against TensorFlow's "
                         "own allocator, the default)")
+    parser.add_argument("--keras-no-autotune", action="store_true",
+                        help="also time Keras's model.fit with tf.data's autotuning off (no "
+                        "stalls) and print harness / that")
+    parser.add_argument("--same-process", action="store_true",
+                        help="instead: harness, harness on prepared batches and the idiomatic loop "
+                        "in one process, --repeats alternating blocks each")
     parser.add_argument("--json", type=Path, help="also write every probe's result here")
     args = parser.parse_args(argv)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -129,9 +183,12 @@ def main(argv=None):
     if args.determinism_cost and args.deterministic:
         parser.error("--determinism-cost compares deterministic mode with the fast path: "
                      "leave --deterministic false")
+    if args.same_process:
+        return same_process_table(args, config)
     modes = ("harness", "idiomatic") + (("workflow",) if args.workflow else ()) \
         + (("deterministic",) if args.determinism_cost else ()) + (("bf16",) if args.bf16 else ()) \
-        + (("system-allocator",) if args.allocator_cost else ())
+        + (("system-allocator",) if args.allocator_cost else ()) \
+        + (("idiomatic-no-autotune",) if args.keras_no_autotune else ())
     rows, raw = [], []
     for variant in args.variants:
         dataset, settings = experiment_for(config, variant)
@@ -153,15 +210,16 @@ def main(argv=None):
             busy = any(oversubscribed(r, args.threads) for mode in ran for r in found[mode])
             rows.append((variant, framework, settings["batch_size"], median, pair_ratios(found),
                          busy))
-            print(row_text(rows[-1]), flush=True)
+            print(row_text(rows[-1], modes), flush=True)
     workflow_head = f"{'workflow':>12}{'wf/harness':>11}" if args.workflow else ""
     extra_head = f"{'determ.':>12}{'det/fast':>9}" if args.determinism_cost else ""
     extra_head += f"{'bf16':>12}{'bf16/fp32':>10}" if args.bf16 else ""
     extra_head += f"{'sys.alloc':>12}{'sys/tf':>10}" if args.allocator_cost else ""
+    extra_head += f"{'fit,no-at':>12}{'h/no-at':>9}" if args.keras_no_autotune else ""
     print(f"\n{'variant':<16}{'framework':<10}{'batch':>6}{'harness':>12}{'idiomatic':>12}"
           f"{'ratio':>9}{'pairs':>12}{workflow_head}{extra_head}")
     for row in rows:
-        print(row_text(row))
+        print(row_text(row, modes))
     print(f"images/s, median of {args.repeats} alternating passes; ratio = harness / idiomatic "
           f"(1.00: no harness tax); pairs: lowest-highest ratio of one repeat's two probes; "
           f"threads {args.threads}; harness deterministic={args.deterministic}; "
@@ -177,6 +235,9 @@ def main(argv=None):
     if args.allocator_cost:
         print("sys.alloc: the harness with tf_allocator: system; sys/tf = sys.alloc / harness "
               "(below 1.00: its cost; only Keras reads the setting).")
+    if args.keras_no_autotune:
+        print("fit,no-at: Keras's model.fit with tf.data's autotuning off (a tf.data pipeline of "
+              "the same arrays); h/no-at = harness / fit,no-at (Keras only).")
     if any(r[-1] for r in rows):
         print("WARNING: other processes left fewer free cores than --threads during the rows "
               "marked BUSY: rerun on a quiet machine.")

@@ -12,6 +12,17 @@ Runs in `.venvs/<framework>-cpu` (one process per measurement, so each starts cl
                        fw_*/models.py), same optimiser and hyperparameters, same batches, the same
                        intra-op threads; nothing else of the harness (framework defaults for
                        determinism, inter-op pools and allocators).
+    --mode idiomatic-no-autotune
+                       Keras only: model.fit as above, on a tf.data pipeline of the same arrays
+                       (slice, batch, prefetch) with tf.data's autotuning off. On a 2-core VM,
+                       model.fit with autotuning on (its default, arrays or a dataset alike)
+                       stalls for seconds with every thread asleep in most processes
+                       (bench/README.md); this is Keras without the stall.
+    --mode same-process
+                       all in one process, in alternating blocks: the harness mode, the harness
+                       on batches prepared beforehand, and the idiomatic loop (Keras: with
+                       tf.data's autotuning off; the harness's environment for all three).
+                       Prints images/s of every block per mode.
     --mode workflow    the workflow's own training job (harness/run.py, as train.py runs it) on a
                        prepared folder of the same images: 1 + `--epochs` epochs, images/s as the
                        run's metrics.json reports it (epochs 2..N, validation excluded). What a
@@ -76,23 +87,66 @@ def timed(passes, one_pass, sync):
 
 # --- the harness -------------------------------------------------------------------------------
 
-def harness_seconds(args, settings, folder):
-    from alexbench.harness.pipeline import prefetch_batches
-
+def harness_setup(args, settings, folder):
+    """The harness's backend (environment, threads, seeds) and Trainer, and the bench's images."""
     backend = runtime.start_backend(args.framework, args.threads, settings["deterministic"],
                                     settings["tf_allocator"])
     device = backend.select_device("cpu")
     runtime.seed_everything(backend, 0, settings["deterministic"])
-    import numpy as np
-
     split = bench_split(args.raw_shape, args.count, folder)
+    return split, backend.Trainer(args.variant, CLASSES, settings, device)
+
+
+def harness_pass(args, settings, split, trainer):
+    """(one pass of train_batch over the harness's prefetching pipeline, sync)."""
+    import numpy as np
+    from alexbench.harness.pipeline import prefetch_batches
+
     order = np.arange(args.count)
-    trainer = backend.Trainer(args.variant, CLASSES, settings, device)
 
     def one_pass():
         for x, y in prefetch_batches(split, order, settings["batch_size"], args.variant, False, None):
             trainer.train_batch(x, y)
-    return timed(args.epochs, one_pass, trainer.sync)
+    return one_pass, trainer.sync
+
+
+def harness_seconds(args, settings, folder):
+    split, trainer = harness_setup(args, settings, folder)
+    return timed(args.epochs, *harness_pass(args, settings, split, trainer))
+
+
+def same_process_rates(args, settings, folder):
+    """images/s of three passes in one process, `--epochs` blocks each, alternating (each block
+    round starting one mode later): the harness with its pipeline, the harness on batches prepared
+    beforehand, and the framework's plain loop (IDIOMATIC). One process shares the machine's drift
+    and the harness's environment between them, so what differs is the step and the pipeline."""
+    split, trainer = harness_setup(args, settings, folder)
+
+    batches = prepared_batches(split, args.variant, settings["batch_size"])
+
+    def prepared_pass():
+        for x, y in batches:
+            trainer.train_batch(x, y)
+    backend_name = registry.framework(args.framework).backend.split("_")[-1]
+    # Keras's model.fit without tf.data's autotuning, whose stalls would swamp the step.
+    idiomatic = (keras_pass(args, settings, batches, autotune=False) if backend_name == "keras"
+                 else IDIOMATIC[backend_name](args, settings, batches))
+    passes = {"harness": harness_pass(args, settings, split, trainer),
+              "harness-prepared": (prepared_pass, trainer.sync), "idiomatic": idiomatic}
+    for one_pass, sync in passes.values():  # warm-up
+        one_pass()
+        sync()
+    names = list(passes)
+    rates = {name: [] for name in names}
+    for block in range(args.epochs):
+        for name in names[block % len(names):] + names[:block % len(names)]:
+            one_pass, sync = passes[name]
+            sync()  # the device idle before the clock starts
+            start = time.perf_counter()
+            one_pass()
+            sync()
+            rates[name].append(args.count / (time.perf_counter() - start))
+    return rates
 
 
 # --- the workflow's training job ------------------------------------------------------------
@@ -127,7 +181,8 @@ def workflow_images_per_s(args, settings, folder):
 
 # --- each framework's own way ------------------------------------------------------------------
 
-def keras_seconds(args, settings, batches):
+def keras_pass(args, settings, batches, autotune=True):
+    """(one pass of model.fit over the batches, sync)."""
     import numpy as np
     import tensorflow as tf
     import keras
@@ -149,11 +204,18 @@ def keras_seconds(args, settings, batches):
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     batch_size = settings["batch_size"]
-    return timed(args.epochs, lambda: model.fit(x, y, batch_size=batch_size, epochs=1,
-                                                shuffle=False, verbose=0), lambda: None)
+    if autotune:  # Keras's own input path for arrays (tf.data underneath, autotuned)
+        return (lambda: model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0),
+                lambda: None)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    data = (tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).prefetch(2)
+            .with_options(options))
+    return lambda: model.fit(data, epochs=1, verbose=0), lambda: None
 
 
-def pytorch_seconds(args, settings, batches):
+def pytorch_pass(args, settings, batches):
+    """(one pass of a plain training loop over the batches, sync)."""
     import torch
     import torch.nn.functional as F
     from alexbench.fw_pytorch.models import build_model
@@ -174,10 +236,11 @@ def pytorch_seconds(args, settings, batches):
             loss.backward()
             optimizer.step()
         loss.item()
-    return timed(args.epochs, one_pass, lambda: None)
+    return one_pass, lambda: None
 
 
-def gluon_seconds(args, settings, batches):
+def gluon_pass(args, settings, batches):
+    """(one pass of a hybridized gluon.Trainer loop over the batches, sync)."""
     import mxnet as mx
     from mxnet import autograd, gluon
     from alexbench.fw_gluon.models import build_model
@@ -202,10 +265,10 @@ def gluon_seconds(args, settings, batches):
                 loss = loss_fn(model(x), y)
             loss.backward()
             trainer.step(x.shape[0])
-    return timed(args.epochs, one_pass, mx.nd.waitall)
+    return one_pass, mx.nd.waitall
 
 
-IDIOMATIC = {"keras": keras_seconds, "pytorch": pytorch_seconds, "gluon": gluon_seconds}
+IDIOMATIC = {"keras": keras_pass, "pytorch": pytorch_pass, "gluon": gluon_pass}
 
 
 def measure_seconds(args, settings, folder):
@@ -218,25 +281,38 @@ def measure_seconds(args, settings, folder):
     for name in runtime.THREAD_ENV_VARS:
         os.environ[name] = str(args.threads)
     backend_name = registry.framework(args.framework).backend.split("_")[-1]
+    if args.mode == "idiomatic-no-autotune" and backend_name != "keras":
+        raise SystemExit(f"--mode idiomatic-no-autotune is for Keras (tf.data), not {args.framework}")
     split = bench_split(args.raw_shape, args.count, folder)
     batches = prepared_batches(split, args.variant, settings["batch_size"])
-    return IDIOMATIC[backend_name](args, settings, batches)
+    if args.mode == "idiomatic-no-autotune":
+        return timed(args.epochs, *keras_pass(args, settings, batches, autotune=False))
+    return timed(args.epochs, *IDIOMATIC[backend_name](args, settings, batches))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--framework", required=True, choices=registry.framework_names())
     parser.add_argument("--variant", required=True, choices=registry.MODELS)
-    parser.add_argument("--mode", required=True, choices=("harness", "idiomatic", "workflow"))
+    parser.add_argument("--mode", required=True,
+                        choices=("harness", "idiomatic", "idiomatic-no-autotune", "workflow",
+                                 "same-process"))
     parser.add_argument("--raw-shape", required=True, type=int, nargs=3, metavar=("H", "W", "C"))
     parser.add_argument("--settings", required=True, help="resolved training settings (JSON)")
     parser.add_argument("--count", type=int, default=1024, help="images per pass")
-    parser.add_argument("--epochs", type=int, default=1, help="timed passes")
+    parser.add_argument("--epochs", type=int, default=1,
+                        help="timed passes (same-process: blocks per mode)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     settings = resolve_settings(args.settings)
     # The images (and the workflow mode's run) live in a folder of their own, removed at the end.
     with tempfile.TemporaryDirectory(prefix="alexbench-bench-") as folder:
+        if args.mode == "same-process":
+            rates = same_process_rates(args, settings, Path(folder))
+            print(json.dumps({"framework": args.framework, "variant": args.variant,
+                              "mode": args.mode, "threads": args.threads, "images": args.count,
+                              "rates": rates}))
+            return
         seconds = measure_seconds(args, settings, Path(folder))
     print(json.dumps({"framework": args.framework, "variant": args.variant, "mode": args.mode,
                       "threads": args.threads, "deterministic": settings["deterministic"],
