@@ -140,7 +140,7 @@ def same_process_table(args, config):
                   f"{f'{min(pairs):.2f}-{max(pairs):.2f}':>12}"
                   + ("  BUSY" if oversubscribed(result, args.threads) else ""), flush=True)
     print(f"images/s, median of {args.repeats} blocks per mode in one process, alternating; "
-          "harness: train_batch over the harness's pipeline; prepared: train_batch on batches "
+          "harness: the harness's steps over its pipeline; prepared: its steps on batches "
           "prepared beforehand; h/idiom, prep/idiom: against the idiomatic loop; pairs: "
           f"lowest-highest harness/idiomatic of one round; threads {args.threads}.")
     if args.json:

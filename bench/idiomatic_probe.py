@@ -3,8 +3,9 @@ either through alexbench's harness or the way the framework's own documentation 
 
 Runs in `.venvs/<framework>-cpu` (one process per measurement, so each starts clean):
 
-    --mode harness     runtime.start_backend + Trainer.train_batch over the harness's prefetching
-                       input pipeline: what a workflow run does (deterministic mode and TensorFlow's
+    --mode harness     runtime.start_backend + Trainer.queue_batch over the harness's prefetching
+                       input pipeline, each step read after the next is queued: what a workflow
+                       run does (deterministic mode and TensorFlow's
                        allocator as configured)
     --mode idiomatic   Keras: model.compile + model.fit on the prepared arrays; PyTorch: a plain
                        zero_grad/forward/backward/step loop over prepared tensors; Gluon: a
@@ -98,16 +99,27 @@ def harness_setup(args, settings, folder):
 
 
 def harness_pass(args, settings, split, trainer):
-    """(one pass of train_batch over the harness's prefetching pipeline, sync)."""
+    """(one pass over the harness's prefetching pipeline, stepped as its epoch loop steps, sync)."""
     import numpy as np
     from alexbench.harness.pipeline import prefetch_batches
 
     order = np.arange(args.count)
+    return (lambda: run_steps(trainer, prefetch_batches(split, order, settings["batch_size"],
+                                                        args.variant, False, None)),
+            trainer.sync)
 
-    def one_pass():
-        for x, y in prefetch_batches(split, order, settings["batch_size"], args.variant, False, None):
-            trainer.train_batch(x, y)
-    return one_pass, trainer.sync
+
+def run_steps(trainer, batches):
+    """Train on each batch, reading each step's results after queuing the next, as the harness's
+    epoch loop does (harness/epochs.py)."""
+    pending = None
+    for x, y in batches:
+        queued = trainer.queue_batch(x, y)
+        if pending is not None:
+            pending()
+        pending = queued
+    if pending is not None:
+        pending()
 
 
 def harness_seconds(args, settings, folder):
@@ -125,8 +137,7 @@ def same_process_rates(args, settings, folder):
     batches = prepared_batches(split, args.variant, settings["batch_size"])
 
     def prepared_pass():
-        for x, y in batches:
-            trainer.train_batch(x, y)
+        run_steps(trainer, batches)
     backend_name = registry.framework(args.framework).backend.split("_")[-1]
     # Keras's model.fit without tf.data's autotuning, whose stalls would swamp the step.
     idiomatic = (keras_pass(args, settings, batches, autotune=False) if backend_name == "keras"
@@ -282,7 +293,8 @@ def measure_seconds(args, settings, folder):
         os.environ[name] = str(args.threads)
     backend_name = registry.framework(args.framework).backend.split("_")[-1]
     if args.mode == "idiomatic-no-autotune" and backend_name != "keras":
-        raise SystemExit(f"--mode idiomatic-no-autotune is for Keras (tf.data), not {args.framework}")
+        raise SystemExit(f"--mode idiomatic-no-autotune is for Keras (tf.data), "
+                         f"not {args.framework}")
     split = bench_split(args.raw_shape, args.count, folder)
     batches = prepared_batches(split, args.variant, settings["batch_size"])
     if args.mode == "idiomatic-no-autotune":

@@ -14,7 +14,7 @@ The harness feeds every backend the same numpy batches: float32 NHWC images and 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -27,6 +27,12 @@ class Trainer(Protocol):
 
     def train_batch(self, x, y) -> tuple:
         """One optimiser step: (mean loss as a Python float, correct top-1 count)."""
+
+    def queue_batch(self, x, y) -> Callable[[], tuple]:
+        """One optimiser step, queued: returns a function that waits for the step and returns
+        train_batch's (loss, correct). The harness reads a step's results after queuing the next,
+        so an asynchronous runtime (MXNet's engine, a CUDA stream) is never left idle while
+        Python prepares the next step; train_batch is queue_batch(x, y)()."""
 
     def evaluate_batch(self, x, y) -> tuple:
         """No gradients, dropout off: (mean loss, correct top-1, correct top-5 with k=min(5, classes))."""

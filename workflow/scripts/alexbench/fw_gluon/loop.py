@@ -166,14 +166,19 @@ class Trainer:
 
     def train_batch(self, x, y) -> tuple:
         """One optimiser step on NHWC float32 `x`, int64 `y`: (mean loss, correct top-1)."""
+        return self.queue_batch(x, y)()
+
+    def queue_batch(self, x, y):
+        """The step's operations pushed to MXNet's engine, which runs them asynchronously; the
+        returned function waits for them and reads (mean loss, correct top-1)."""
         xb, yb = self._inputs(x, y)
         with autograd.record():
             logits = self._float32(self.model(xb))
             loss = self.loss_fn(logits, yb)
         loss.backward()
         self.trainer.step(xb.shape[0])
-        correct = (logits.argmax(axis=1) == yb).sum()
-        return float(loss.mean().asscalar()), int(correct.asscalar())
+        mean_loss, correct = loss.mean(), (logits.argmax(axis=1) == yb).sum()
+        return lambda: (float(mean_loss.asscalar()), int(correct.asscalar()))
 
     def evaluate_batch(self, x, y) -> tuple:
         """Inference mode (dropout off), no gradients: (mean loss, correct top-1, correct top-k)."""

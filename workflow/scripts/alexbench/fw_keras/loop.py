@@ -176,9 +176,14 @@ class Trainer:
 
     def train_batch(self, x, y) -> tuple:
         """One optimiser step on NHWC float32 `x`, int64 `y`: (mean loss, correct top-1)."""
+        return self.queue_batch(x, y)()
+
+    def queue_batch(self, x, y):
+        """The step run (on a GPU its kernels may still be queued on the device when this
+        returns); the returned function reads (mean loss, correct top-1)."""
         with tf.device(self.device):
             loss, correct = self._train_step(*self._inputs(x, y))
-        return float(loss.numpy()), int(correct.numpy())
+        return lambda: (float(loss.numpy()), int(correct.numpy()))
 
     def evaluate_batch(self, x, y) -> tuple:
         """Inference mode (dropout off), no gradients: (mean loss, correct top-1, correct top-k)."""

@@ -137,6 +137,11 @@ class Trainer:
 
     def train_batch(self, x, y):
         """One optimiser step on NHWC float32 `x`, int64 `y`: (mean loss, correct top-1)."""
+        return self.queue_batch(x, y)()
+
+    def queue_batch(self, x, y):
+        """The step launched (on a GPU its kernels queue on the CUDA stream; on a CPU it has run
+        by the time this returns); the returned function reads (mean loss, correct top-1)."""
         images, labels = self._inputs(x, y)
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
@@ -145,8 +150,8 @@ class Trainer:
             loss = F.cross_entropy(logits.float(), labels)  # softmax and loss in float32
         loss.backward()
         self.optimizer.step()
-        correct = (logits.detach().argmax(dim=1) == labels).sum()
-        return float(loss.item()), int(correct.item())
+        loss, correct = loss.detach(), (logits.detach().argmax(dim=1) == labels).sum()
+        return lambda: (float(loss.item()), int(correct.item()))
 
     def evaluate_batch(self, x, y):
         """Inference mode (dropout off), no gradients: (mean loss, correct top-1, correct top-k)."""

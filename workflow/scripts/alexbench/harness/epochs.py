@@ -28,28 +28,49 @@ def train_epoch(trainer, split, order, batch_size, variant, rng, meter: PhaseMet
                 warm_batches: Optional[int] = None, progress=None) -> EpochResult:
     """One pass over split[order] with one optimiser step per batch; stops at a non-finite loss.
 
-    With `warm_batches`, the device is synchronised after that many batches and the mark kept,
-    so throughput can leave out the first batches of a one-epoch run. `progress`
-    (common.progress.Progress) is told after every batch; it prints at most every 10 s.
+    Each step's loss and count are read after the next step is queued (Trainer.queue_batch), so
+    an asynchronous runtime always has the next step waiting; a divergence is therefore seen one
+    step late, and that one further step is not counted. With `warm_batches`, the device is
+    synchronised after that many batches and the mark kept, so throughput can leave out the first
+    batches of a one-epoch run. `progress` (common.progress.Progress) is told after every batch
+    read; it prints at most every 10 s.
     """
     result = EpochResult()
+    pending = None  # (batch number from 1, its size, its read function): queued, not read yet
+
+    def account(number, size, read) -> bool:
+        """Add one step's results; False (and the divergence noted) at a non-finite loss."""
+        loss, correct = read()
+        if not math.isfinite(loss):
+            result.diverged_at_batch, result.diverged_loss = number, loss
+            return False
+        result.loss_sum += loss * size
+        result.correct += int(correct)
+        result.seen += size
+        if progress is not None:
+            progress.batch(number, result.seen)
+        return True
+
     meter.start()
     for b, (x, y) in enumerate(prefetch_batches(split, order, batch_size, variant, True, rng)):
         meter.batch_ready()
-        loss, c = trainer.train_batch(x, y)
+        queued = (b + 1, len(y), trainer.queue_batch(x, y))
+        finite = pending is None or account(*pending)
         meter.step_done()
-        if not math.isfinite(loss):
-            result.diverged_at_batch, result.diverged_loss = b + 1, loss
+        pending = queued
+        if not finite:
+            pending = None
             break
-        result.loss_sum += loss * len(y)
-        result.correct += int(c)
-        result.seen += len(y)
-        if progress is not None:
-            progress.batch(b + 1, result.seen)
         if warm_batches is not None and b + 1 == warm_batches:
+            finite = account(*pending)
+            pending = None
+            if not finite:
+                break
             trainer.sync()
             result.warm_mark = (result.seen, time.perf_counter())
             meter.start()
+    if pending is not None:
+        account(*pending)
     trainer.sync()
     return result
 

@@ -7,8 +7,9 @@ import time
 class PhaseMeter:
     """Seconds spent waiting for batches (data_wait) and inside train steps (step), summed.
 
-    Every backend's train_batch returns the loss as a Python float, so the step has finished on
-    the device when its clock is read.
+    The step's clock is read after the previous step's loss has been read as a Python float
+    (harness/epochs.py), so the device has finished that step by then; summed over an epoch
+    (which ends synchronised) the split between waiting and stepping is exact to one step.
     """
 
     def __init__(self):
