@@ -113,6 +113,16 @@ def row_text(row, columns=()):
     return text + ("  BUSY" if busy else "")
 
 
+def variant_settings(config, variant, deterministic):
+    """The variant's experiment settings as every probe gets them (the bench's batch size, the
+    harness's deterministic mode), with the dataset under "_dataset" for run_probe."""
+    dataset, settings = experiment_for(config, variant)
+    settings["batch_size"] = DEFAULT_BATCH_SIZE.get(variant, settings["batch_size"])
+    settings["deterministic"] = deterministic
+    settings["_dataset"] = dataset
+    return settings
+
+
 SAME_PROCESS_MODES = ("harness", "harness-prepared", "idiomatic")
 
 
@@ -122,10 +132,7 @@ def same_process_table(args, config):
           f"{'idiomatic':>12}{'h/idiom':>9}{'prep/idiom':>11}{'pairs':>12}")
     raw = []
     for variant in args.variants:
-        dataset, settings = experiment_for(config, variant)
-        settings["batch_size"] = DEFAULT_BATCH_SIZE.get(variant, settings["batch_size"])
-        settings["deterministic"] = args.deterministic
-        settings["_dataset"] = dataset
+        settings = variant_settings(config, variant, args.deterministic)
         for framework in args.frameworks:
             result = run_probe(framework, variant, "same-process", settings,
                                argparse.Namespace(**{**vars(args), "epochs": args.repeats}))
@@ -191,10 +198,7 @@ def main(argv=None):
         + (("idiomatic-no-autotune",) if args.keras_no_autotune else ())
     rows, raw = [], []
     for variant in args.variants:
-        dataset, settings = experiment_for(config, variant)
-        settings["batch_size"] = DEFAULT_BATCH_SIZE.get(variant, settings["batch_size"])
-        settings["deterministic"] = args.deterministic
-        settings["_dataset"] = dataset
+        settings = variant_settings(config, variant, args.deterministic)
         for framework in args.frameworks:
             ran = [mode for mode in modes if applies(mode, framework)]
             found = {mode: [] for mode in ran}

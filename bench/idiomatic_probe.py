@@ -133,17 +133,11 @@ def same_process_rates(args, settings, folder):
     beforehand, and the framework's plain loop (IDIOMATIC). One process shares the machine's drift
     and the harness's environment between them, so what differs is the step and the pipeline."""
     split, trainer = harness_setup(args, settings, folder)
-
     batches = prepared_batches(split, args.variant, settings["batch_size"])
-
-    def prepared_pass():
-        run_steps(trainer, batches)
-    backend_name = registry.framework(args.framework).backend.split("_")[-1]
-    # Keras's model.fit without tf.data's autotuning, whose stalls would swamp the step.
-    idiomatic = (keras_pass(args, settings, batches, autotune=False) if backend_name == "keras"
-                 else IDIOMATIC[backend_name](args, settings, batches))
     passes = {"harness": harness_pass(args, settings, split, trainer),
-              "harness-prepared": (prepared_pass, trainer.sync), "idiomatic": idiomatic}
+              "harness-prepared": (lambda: run_steps(trainer, batches), trainer.sync),
+              # Keras's model.fit without tf.data's autotuning, whose stalls would swamp the step.
+              "idiomatic": idiomatic_pass(args, settings, batches, autotune=False)}
     for one_pass, sync in passes.values():  # warm-up
         one_pass()
         sync()
@@ -282,6 +276,20 @@ def gluon_pass(args, settings, batches):
 IDIOMATIC = {"keras": keras_pass, "pytorch": pytorch_pass, "gluon": gluon_pass}
 
 
+def backend_name(framework):
+    """The key of IDIOMATIC for a framework: its backend package's suffix (fw_keras: keras)."""
+    return registry.framework(framework).backend.split("_")[-1]
+
+
+def idiomatic_pass(args, settings, batches, autotune=True):
+    """The framework's own loop (IDIOMATIC); Keras's model.fit with tf.data's autotuning on (its
+    default) or off. Other frameworks do not train through tf.data and ignore `autotune`."""
+    name = backend_name(args.framework)
+    if name == "keras":
+        return keras_pass(args, settings, batches, autotune)
+    return IDIOMATIC[name](args, settings, batches)
+
+
 def measure_seconds(args, settings, folder):
     """Seconds of args.epochs timed passes over args.count images in args.mode."""
     if args.mode == "workflow":
@@ -291,15 +299,13 @@ def measure_seconds(args, settings, folder):
     # The framework's own defaults, except the intra-op threads (the same cores for both).
     for name in runtime.THREAD_ENV_VARS:
         os.environ[name] = str(args.threads)
-    backend_name = registry.framework(args.framework).backend.split("_")[-1]
-    if args.mode == "idiomatic-no-autotune" and backend_name != "keras":
+    autotune = args.mode != "idiomatic-no-autotune"
+    if not autotune and backend_name(args.framework) != "keras":
         raise SystemExit(f"--mode idiomatic-no-autotune is for Keras (tf.data), "
                          f"not {args.framework}")
     split = bench_split(args.raw_shape, args.count, folder)
     batches = prepared_batches(split, args.variant, settings["batch_size"])
-    if args.mode == "idiomatic-no-autotune":
-        return timed(args.epochs, *keras_pass(args, settings, batches, autotune=False))
-    return timed(args.epochs, *IDIOMATIC[backend_name](args, settings, batches))
+    return timed(args.epochs, *idiomatic_pass(args, settings, batches, autotune))
 
 
 def main(argv=None):

@@ -57,18 +57,17 @@ def train_epoch(trainer, split, order, batch_size, variant, rng, meter: PhaseMet
         queued = (b + 1, len(y), trainer.queue_batch(x, y))
         finite = pending is None or account(*pending)
         meter.step_done()
-        pending = queued
+        pending = None
         if not finite:
-            pending = None
-            break
+            break  # the step queued after the diverged one is never read
         if warm_batches is not None and b + 1 == warm_batches:
-            finite = account(*pending)
-            pending = None
-            if not finite:
+            if not account(*queued):
                 break
             trainer.sync()
             result.warm_mark = (result.seen, time.perf_counter())
             meter.start()
+        else:
+            pending = queued
     if pending is not None:
         account(*pending)
     trainer.sync()
