@@ -5,7 +5,8 @@ seed gives bit-identical results in two separate processes (and another seed doe
 select_device("gpu") without a GPU raises GPUUnavailableError instead of training on the CPU;
 the trainable parameter count matches layer_specs. Across frameworks (the fairness proof): from
 the same initial weights (Keras's, converted to PyTorch's and Gluon's layouts), SGD with
-momentum and weight decay, Adam and Adadelta give the same losses step by step.
+momentum and weight decay, Adam and Adadelta give the same losses step by step, and so does
+Keras's step compiled by XLA (what a GPU run uses by default).
 
 The probes live in tests/probes/backend_*.py; pytest itself never imports a framework.
 """
@@ -68,6 +69,17 @@ def test_parameter_count_matches_layer_specs(runs):
     assert first["parameters"] == first["expected_parameters"], framework
 
 
+# On a CPU each framework compiles its step as its own default does there: Keras's model.fit
+# keeps XLA off without an accelerator, PyTorch runs eagerly, Gluon hybridizes.
+CPU_STEP_COMPILER = {"keras": "tf.function", "pytorch": "eager",
+                     "gluon": "hybridize(static_alloc, static_shape)"}
+
+
+def test_the_step_is_compiled_as_the_framework_does_by_default(runs):
+    framework, (first, _, _) = runs
+    assert first["step_compiler"] == CPU_STEP_COMPILER[framework]
+
+
 @pytest.mark.skipif(hardware.gpu_visible(), reason="a GPU is visible: a 'gpu' device is legitimate")
 def test_gpu_request_without_gpu_raises(runs):
     framework, (first, _, _) = runs
@@ -85,17 +97,19 @@ def update_curves(tmp_path_factory):
     np.savez(batch, x=rng.random((16, 32, 32, 1), dtype=np.float32),
              y=rng.integers(0, 10, 16).astype(np.int64))
     curves = {}
-    for framework in FRAMEWORKS:   # keras first: it exports the shared initial weights
+    # keras first: it exports the shared initial weights. keras-xla: Keras's steps compiled by
+    # XLA, as a GPU run compiles them by default (fw_keras/loop.py, xla_by_default).
+    for name in [*FRAMEWORKS, "keras-xla"]:
+        framework = name.split("-")[0]
         args = [UPDATE_PROBE, "--framework", framework, "--batch", batch, "--weights", weights,
                 "--optimizers", json.dumps(OPTIMIZERS), "--steps", STEPS]
-        curves[framework] = run_json_in_env(f"{framework}-cpu",
-                                            args + (["--export"] if framework == "keras" else []),
-                                            timeout=300)
+        extra = {"keras": ["--export"], "keras-xla": ["--xla"]}.get(name, [])
+        curves[name] = run_json_in_env(f"{framework}-cpu", args + extra, timeout=300)
     return curves
 
 
 @pytest.mark.parametrize("optimizer", [o["name"] for o in OPTIMIZERS])
-@pytest.mark.parametrize("framework", [f for f in FRAMEWORKS if f != "pytorch"])
+@pytest.mark.parametrize("framework", [f for f in FRAMEWORKS if f != "pytorch"] + ["keras-xla"])
 def test_update_rule_matches_pytorch(update_curves, framework, optimizer):
     import numpy as np
     reference = np.array(update_curves["pytorch"][optimizer])
@@ -104,6 +118,11 @@ def test_update_rule_matches_pytorch(update_curves, framework, optimizer):
     np.testing.assert_allclose(curve, reference, rtol=RELATIVE_TOLERANCE[optimizer], atol=0,
                                err_msg=f"{framework} vs pytorch, {optimizer}, losses before and "
                                        f"after each of {STEPS} steps from the same weights")
+
+
+def test_the_xla_probe_really_compiled_with_xla(update_curves):
+    assert update_curves["keras"]["step_compiler"] == "tf.function"
+    assert update_curves["keras-xla"]["step_compiler"] == "tf.function + XLA"
 
 
 # --- the declared interface (alexbench/common/backend.py) ---------------------------------------

@@ -82,3 +82,34 @@ def test_check_runs_follow_the_training_contract_with_the_experiments_optimisers
     assert gpu_check.run_settings(model)["optimizer"] == config["experiments"][experiment]["optimizer"]
     assert settings["batch_size"] == config["experiments"][experiment]["batch_size"] == gpu_check.BATCH
 
+
+
+class BusySampler:
+    """nvidia-smi's samples as the checker reads them: the GPU busy while the runs trained."""
+
+    def peak(self, gpu, start, end):
+        return 90, 4000
+
+
+def gpu_metrics(window, step_compiler):
+    """A run's metrics.json as far as the checker reads it; step_compiler None: a run made
+    before metrics.json recorded it."""
+    metrics = {"_window": window, "device": {"kind": "gpu", "gpu_id": 0, "name": "a GPU"},
+               "memory": {"peak_gpu_mb": 1500.0}, "test": {"accuracy": 0.5},
+               "throughput": {"train_images_per_s": 1000.0}}
+    return {**metrics, "step_compiler": step_compiler} if step_compiler else metrics
+
+
+@pytest.mark.parametrize("step_compiler, failed", [("tf.function + XLA", False),
+                                                   ("tf.function", True), (None, True)])
+def test_a_keras_gpu_run_without_xla_fails_the_check(step_compiler, failed):
+    """Keras's model.fit compiles with XLA on a GPU by default; a harness run that did not is a
+    fairness failure the check names."""
+    runs = [gpu_metrics((0.0, 1.0), step_compiler), gpu_metrics((2.0, 3.0), step_compiler)]
+    failures = []
+    row = gpu_check.check_runs("keras", "alexnet-d2l", runs, BusySampler(), 0, 100, failures)
+    assert bool(failures) == failed, failures
+    if failed:
+        assert failures == [f"keras alexnet-d2l: the train step was compiled as "
+                            f"{step_compiler!r}, not with XLA as model.fit would"] * 2
+    assert row["step"] == (step_compiler or "-")

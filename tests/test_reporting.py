@@ -580,6 +580,21 @@ def test_keras_runs_on_the_system_allocator_are_labelled(tmp_path):
                       ("pytorch", 0): "ok", ("pytorch", 1): "ok"}
 
 
+def test_keras_runs_compiled_by_xla_are_labelled(tmp_path):
+    runs_root = tmp_path / "results" / "runs"
+    dirs = [write_run(runs_root, "keras", hardware="gpu", seed=s) for s in (0, 1, 2)]
+    for folder, compiler in zip(dirs, ("tf.function + XLA", "tf.function", None)):
+        metrics = run_contract.read_metrics(folder / "metrics.json")
+        metrics.pop("step_compiler", None)  # seed 2: a run from before it was recorded
+        if compiler:
+            metrics["step_compiler"] = compiler
+        run_contract.write_metrics(folder, metrics)
+    perf = tables.performance_frame(runs.collect_runs(write_run_table(dirs), allow_missing=True))
+    status = dict(tables.TABLE_COLUMNS)["Status"]
+    labels = {int(row["seed"]): status(row) for _, row in perf.iterrows()}
+    assert labels == {0: "ok (XLA)", 1: "ok", 2: "ok"}
+
+
 # --- energy ----------------------------------------------------------------------------------
 
 def test_energy_column_and_plot_appear_when_a_run_has_a_counter(tmp_path):

@@ -297,6 +297,11 @@ def check_runs(framework, model, results, sampler, gpu, idle_memory, failures) -
             failures.append(f"{name}: metrics.json device is {metrics['device']}, not GPU {gpu}")
         if not metrics["memory"]["peak_gpu_mb"]:
             failures.append(f"{name}: metrics.json records no peak GPU memory")
+        # Keras's model.fit compiles with XLA on a GPU by default (op determinism off, as here),
+        # so the harness must too (fw_keras/loop.py, xla_by_default).
+        if framework == "keras" and metrics.get("step_compiler") != "tf.function + XLA":
+            failures.append(f"{name}: the train step was compiled as "
+                            f"{metrics.get('step_compiler')!r}, not with XLA as model.fit would")
     accuracies = [m["test"]["accuracy"] for m in results]
     if len(results) == 2:
         if abs(accuracies[0] - accuracies[1]) > SAME_SEED_TOLERANCE:
@@ -310,7 +315,7 @@ def check_runs(framework, model, results, sampler, gpu, idle_memory, failures) -
             "peak_gpu_mb": first["memory"]["peak_gpu_mb"], "smi_util": utilisation,
             "smi_memory": memory, "tflops": ips * training_flops_per_image(model) / 1e12,
             "accuracy": " / ".join(f"{a:.4f}" for a in accuracies),
-            "device": first["device"]["name"]}
+            "device": first["device"]["name"], "step": first.get("step_compiler", "-")}
 
 
 def print_table(rows, gpu) -> None:
@@ -318,13 +323,13 @@ def print_table(rows, gpu) -> None:
         return
     print(f"\nGPU {gpu}: {rows[0]['device']} (fp32, batch {BATCH}, {EPOCHS} epochs)")
     header = ("framework", "model", "images/s", "peak GPU MB", "smi util %", "smi MiB",
-              "TFLOP/s", "test accuracy (same seed)")
+              "TFLOP/s", "test accuracy (same seed)", "step compiled by")
     print(" | ".join(header))
     for r in rows:
         print(" | ".join([r["framework"], r["model"], f"{r['images_per_s']:.0f}",
                           f"{r['peak_gpu_mb']:.0f}" if r["peak_gpu_mb"] else "-",
                           str(r["smi_util"]), str(r["smi_memory"]), f"{r['tflops']:.2f}",
-                          r["accuracy"]]))
+                          r["accuracy"], r["step"]]))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Runs in a framework venv: threads, seed, device and a Trainer exactly as the harness uses them,
 then a few optimiser steps on one fixed random batch (dropout on). Prints one JSON line: the
-evaluation loss before and after each step, the training losses, the final (loss, top-1, top-5)
-and what select_device("gpu") did.
+evaluation loss before and after each step, the training losses, the final (loss, top-1, top-5),
+how the train step was compiled and what select_device("gpu") did.
 
     python tests/probes/backend_train.py --framework keras --seed 0 --steps 3
 """
@@ -57,7 +57,8 @@ def main(argv=None):
     print(json.dumps({"framework": backend.FRAMEWORK, "parameters": trainer.parameters,
                       "expected_parameters": layer_specs.count_parameters(VARIANT, CLASSES),
                       "eval_losses": eval_losses, "final_eval": final, "train_losses": train_losses, "gpu": gpu,
-                      "learning_rate": trainer.get_learning_rate()}))
+                      "learning_rate": trainer.get_learning_rate(),
+                      "step_compiler": trainer.step_compiler}))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ neutral initial weights from --weights (or, with --export, writes this framework
 initialised weights there first), switches dropout off (its random masks cannot match across
 frameworks), and for each optimizer given runs --steps optimiser steps on the batch in --batch,
 recording the evaluation loss before and after every step. Prints one JSON line
-{optimizer name: [loss before, after step 1, ...]}.
+{optimizer name: [loss before, after step 1, ...], "step_compiler": how the steps were compiled}.
+
+--xla (Keras only) compiles Keras's steps with XLA as a GPU run does by default (fw_keras/loop.py,
+xla_by_default), so the update rule of that path is checked on a CPU too.
 
 Neutral layout (Keras's, channels-last): conv kernels (kh, kw, in/groups, out), dense kernels
 (in, out) with the first dense layer's inputs in (H, W, C) flatten order; biases as they are.
@@ -112,12 +115,19 @@ def main(argv=None):
     parser.add_argument("--export", action="store_true", help="write this framework's weights first")
     parser.add_argument("--optimizers", required=True, help="JSON list of resolved optimizers")
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--xla", action="store_true", help="Keras: XLA-compiled steps")
     args = parser.parse_args(argv)
+    if args.xla and args.framework != "keras":
+        parser.error("--xla is for Keras")
 
     import numpy as np
     backend = runtime.start_backend(args.framework, 1)
+    if args.xla:  # the decision a GPU run makes, taken on the CPU
+        backend.xla_by_default = lambda model, device: True
     device = backend.select_device("cpu")
-    runtime.seed_everything(backend, 0)
+    # XLA has no deterministic kernels for some gradients (MaxPool's), which is why Keras keeps
+    # XLA off under op determinism: the XLA steps run with it off, as a default GPU run does.
+    runtime.seed_everything(backend, 0, deterministic=not args.xla)
     batch = np.load(args.batch)
     x, y = batch["x"], batch["y"]
 
@@ -139,7 +149,7 @@ def main(argv=None):
             trainer.train_batch(x, y)
             curve.append(trainer.evaluate_batch(x, y)[0])
         losses[optimizer["name"]] = curve
-    print(json.dumps(losses))
+    print(json.dumps({**losses, "step_compiler": trainer.step_compiler}))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ class Trainer(Protocol):
     """One model and its optimiser on one device, stepped batch by batch by the harness."""
 
     parameters: int  # trainable parameters, counted from the framework's own model
+    # How the framework compiles the train step, as metrics.json records it: "tf.function" or
+    # "tf.function + XLA" (Keras, XLA where model.fit would use it), "eager" (PyTorch),
+    # "hybridize(static_alloc, static_shape)" (Gluon).
+    step_compiler: str
 
     def __init__(self, variant: str, num_classes: int, settings: dict, device: Any): ...
 

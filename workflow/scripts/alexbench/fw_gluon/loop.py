@@ -151,6 +151,7 @@ class Trainer:
         # static_alloc/static_shape: MXNet's advice for training speed (one cached graph, memory
         # planned once per input shape; the smaller last batch gets its own plan).
         self.model.hybridize(static_alloc=True, static_shape=True)
+        self.step_compiler = "hybridize(static_alloc, static_shape)"
         self.loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
         self.loss_fn.hybridize(static_alloc=True, static_shape=True)
         opt_name, opt_args = make_optimizer(settings["optimizer"])

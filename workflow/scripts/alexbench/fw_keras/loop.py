@@ -107,6 +107,15 @@ def check_environment() -> tuple:
     out = model(np.zeros((2, 8, 8, 1), "float32"))
     return keras.__version__, tuple(out.shape)
 
+def xla_by_default(model, device) -> bool:
+    """Whether model.fit would compile this model's steps with XLA on `device`: its default
+    jit_compile="auto" turns XLA on where TensorFlow sees an accelerator, every layer supports
+    it and op determinism is off (Keras's Model.jit_compile decides). On the CPU it stays off, as
+    on a CPU-only machine: forced on here it trained at 0.73-0.76 of the speed without it
+    (bench/README.md)."""
+    return "GPU" in device and bool(model.jit_compile)
+
+
 def peak_matmul_gflops(device, size: int, precision: str = "fp32") -> float:
     """GFLOP/s of the framework's own n x n matrix product in `precision` (float32; bfloat16
     for bf16) on the device, best of 5 after one warm-up (the peak that model FLOP utilisation
@@ -140,10 +149,15 @@ class Trainer:
             self.optimizer.build(self.model.trainable_variables)
         self.parameters = int(count_parameters(self.model))
         h, w, c = layer_specs.input_shape(variant)
-        # A fixed signature with a free batch dimension: the last, smaller batch does not retrace.
+        # A fixed signature with a free batch dimension: the last, smaller batch does not retrace
+        # (XLA compiles it once more).
         signature = [tf.TensorSpec([None, h, w, c], tf.float32), tf.TensorSpec([None], tf.int64)]
-        self._train_step = tf.function(self._train_step_eager, input_signature=signature)
-        self._eval_step = tf.function(self._eval_step_eager, input_signature=signature)
+        xla = xla_by_default(self.model, device)
+        self.step_compiler = "tf.function + XLA" if xla else "tf.function"
+        self._train_step = tf.function(self._train_step_eager, input_signature=signature,
+                                       jit_compile=xla)
+        self._eval_step = tf.function(self._eval_step_eager, input_signature=signature,
+                                      jit_compile=xla)
         if "GPU" in device:
             tf.config.experimental.reset_memory_stats("GPU:0")
 

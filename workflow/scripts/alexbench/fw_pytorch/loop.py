@@ -122,6 +122,8 @@ class Trainer:
         self.num_classes = num_classes
         self.model = build_model(variant, num_classes).to(device)
         self.parameters = count_parameters(self.model)
+        # PyTorch's default; what torch.compile would change: bench/README.md.
+        self.step_compiler = "eager"
         self.optimizer = make_optimizer(self.model.parameters(), settings["optimizer"])
         # fp32 weights either way (precision.py)
         self.precision = settings.get("precision", registry.DEFAULT_PRECISION)

@@ -79,7 +79,8 @@ def compute(model, num_classes, train_ips, peak):
             "mfu": achieved / peak_gflops if achieved is not None and peak_gflops else None}
 
 
-def build(*, args, settings, status, versions_found, device_found, parameters, counts, num_classes,
+def build(*, args, settings, status, versions_found, device_found, parameters, step_compiler,
+          counts, num_classes,
           history, train_time, epoch_times, train_ips, eval_ips, test, time_to_target, peak_gpu_mb,
           time_breakdown, weights_file, started_at):
     """The whole document; `counts` = (train, validation, test) images."""
@@ -102,6 +103,7 @@ def build(*, args, settings, status, versions_found, device_found, parameters, c
                      "tf_allocator": settings["tf_allocator"],
                      "precision": settings["precision"]},
         "parameters": int(parameters),
+        "step_compiler": step_compiler,
         "epochs_completed": len(history),
         "train_time_s": train_time,
         "epoch_times_s": epoch_times,

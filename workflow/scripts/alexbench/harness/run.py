@@ -252,7 +252,7 @@ def train(args, backend, device, started_at):
         versions_found=metrics_doc.versions(backend, args.hardware, np.__version__),
         device_found=metrics_doc.device(backend, device, args.hardware, args.threads,
                                         getattr(args, "gpu_id", None)),
-        parameters=trainer.parameters, counts=(len(train_idx), len(val_idx), len(test_idx)),
+        parameters=trainer.parameters, step_compiler=trainer.step_compiler, counts=(len(train_idx), len(val_idx), len(test_idx)),
         num_classes=data.num_classes,
         history=history, train_time=train_time, epoch_times=epoch_times,
         train_ips=metrics_doc.train_throughput(train_phase, steady_first_epoch),

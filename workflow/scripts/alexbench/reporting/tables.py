@@ -177,6 +177,11 @@ def uses_system_allocator(r) -> bool:
     return r.get("settings.tf_allocator") == "system" and registry.reads_tf_allocator(r["framework"])
 
 
+def compiled_with_xla(r) -> bool:
+    """A Keras run whose train step XLA compiled, as model.fit does by default on a GPU."""
+    return "XLA" in _text(r.get("step_compiler"))
+
+
 # Columns of the README-style table: (header, formatter of a performance row).
 TABLE_COLUMNS = [
     ("Framework", lambda r: FRAMEWORK_NAMES.get(r["framework"], r["framework"])),
@@ -188,7 +193,8 @@ TABLE_COLUMNS = [
     ("Status", lambda r: r["status"] + (" (smoke)" if _is_true(r.get("smoke")) else "")
      + (" (subset)" if is_subset(r) else "")
      + (" (deterministic)" if _is_true(r.get("settings.deterministic")) else "")
-     + (" (system allocator)" if uses_system_allocator(r) else "")),
+     + (" (system allocator)" if uses_system_allocator(r) else "")
+     + (" (XLA)" if compiled_with_xla(r) else "")),
     ("Training time (s)", lambda r: _fmt(r.get("train_time_s"), 1)),
     ("Test loss", lambda r: _fmt(r.get("test.loss"), 4)),
     ("Test accuracy", lambda r: _fmt(r.get("test.accuracy"), 4)),
