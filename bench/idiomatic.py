@@ -20,10 +20,14 @@ blocks of the harness, the harness on batches prepared beforehand and the idioma
 (--repeats blocks each), and prints their medians and ratios to the idiomatic loop: the machine's
 drift between processes cannot blur a few per cent there. With --keras-no-autotune it also times Keras's model.fit with tf.data's autotuning off and prints
 harness / that: the ratio without model.fit's multi-second stalls on small machines (README).
+With --compilers it instead times, per variant, the harness's step as PyTorch and Keras compile it
+by default on a CPU (eager; tf.function) against the other way (torch.compile, which
+`torch_compile: true` chooses; XLA, which a Keras GPU run uses), in one process each.
 
     .venvs/dev/bin/python bench/idiomatic.py --variants alexnet-mnist alexnet-lrn-32 alexnet-d2l \
         --threads 2 --repeats 3 [--deterministic true] [--workflow] [--determinism-cost] \
-        [--bf16] [--allocator-cost] [--keras-no-autotune] [--same-process] [--json out.json]
+        [--bf16] [--allocator-cost] [--keras-no-autotune] [--same-process] [--compilers] \
+        [--json out.json]
 
 Not for: accuracy, or figures for the report (the workflow's runs make those).
 """
@@ -44,6 +48,9 @@ from frameworks import (DEFAULT_BATCH_SIZE, RAW_SHAPES, ROOT, children_cpu_secon
 from alexbench.common import registry  # noqa: E402
 
 PROBE = ROOT / "bench" / "idiomatic_probe.py"
+# The frameworks whose step can be compiled another way (idiomatic_probe.OTHER_COMPILER; the
+# probe runs in a framework venv and is not imported here).
+OTHER_COMPILER_FRAMEWORKS = ("pytorch", "keras")
 # Images per timed pass: enough steps to time, few enough for minutes per variant on 2 cores.
 IMAGES = {"alexnet-mnist": 2048, "alexnet-lrn-32": 2048, "alexnet-d2l": 256}
 
@@ -155,6 +162,37 @@ def same_process_table(args, config):
     return 0
 
 
+def compilers_table(args, config):
+    """--compilers: per variant, PyTorch and Keras each in one process, the harness's step as
+    the harness compiles it on a CPU against the other way (idiomatic_probe.OTHER_COMPILER)."""
+    print(f"{'variant':<16}{'framework':<10}{'batch':>6}{'usual':>12}{'other':>12}"
+          f"{'other/usual':>12}{'pairs':>12}  step compilers")
+    raw = []
+    for variant in args.variants:
+        settings = variant_settings(config, variant, args.deterministic)
+        for framework in args.frameworks:
+            if framework not in OTHER_COMPILER_FRAMEWORKS:
+                continue
+            result = run_probe(framework, variant, "compilers", settings,
+                               argparse.Namespace(**{**vars(args), "epochs": args.repeats}))
+            raw.append(result)
+            (usual, usual_rates), (other, other_rates) = result["rates"].items()
+            median_usual, median_other = map(statistics.median, (usual_rates, other_rates))
+            pairs = [o / u for o, u in zip(other_rates, usual_rates)]
+            print(f"{variant:<16}{framework:<10}{settings['batch_size']:>6}{median_usual:>12.1f}"
+                  f"{median_other:>12.1f}{median_other / median_usual:>12.2f}"
+                  f"{f'{min(pairs):.2f}-{max(pairs):.2f}':>12}  {usual} / {other}"
+                  + ("  BUSY" if oversubscribed(result, args.threads) else ""), flush=True)
+    print(f"images/s of the harness's step on batches prepared beforehand, median of "
+          f"{args.repeats} blocks per step compiler in one process, alternating; usual: as the "
+          "harness compiles it on a CPU; other: PyTorch's torch.compile (torch_compile: true), "
+          f"Keras's XLA (forced on); pairs: lowest-highest other/usual of one round; threads "
+          f"{args.threads}. Gluon has no other step compiler and is left out.")
+    if args.json:
+        args.json.write_text(json.dumps(raw, indent=2))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=list(IMAGES), choices=registry.MODELS)
@@ -183,6 +221,9 @@ def main(argv=None):
     parser.add_argument("--same-process", action="store_true",
                         help="instead: harness, harness on prepared batches and the idiomatic loop "
                         "in one process, --repeats alternating blocks each")
+    parser.add_argument("--compilers", action="store_true",
+                        help="instead: PyTorch eager against torch.compile, Keras without XLA "
+                        "against with, the harness's step in one process per variant")
     parser.add_argument("--json", type=Path, help="also write every probe's result here")
     args = parser.parse_args(argv)
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -192,6 +233,8 @@ def main(argv=None):
                      "leave --deterministic false")
     if args.same_process:
         return same_process_table(args, config)
+    if args.compilers:
+        return compilers_table(args, config)
     modes = ("harness", "idiomatic") + (("workflow",) if args.workflow else ()) \
         + (("deterministic",) if args.determinism_cost else ()) + (("bf16",) if args.bf16 else ()) \
         + (("system-allocator",) if args.allocator_cost else ()) \

@@ -24,6 +24,11 @@ Runs in `.venvs/<framework>-cpu` (one process per measurement, so each starts cl
                        on batches prepared beforehand, and the idiomatic loop (Keras: with
                        tf.data's autotuning off; the harness's environment for all three).
                        Prints images/s of every block per mode.
+    --mode compilers   PyTorch and Keras: in one process, alternating blocks of the harness's
+                       step on batches prepared beforehand, compiled as the harness compiles it
+                       on a CPU (eager; tf.function) and the other way (torch.compile, as
+                       `torch_compile: true` does; XLA, forced on). Prints images/s of every
+                       block per step compiler.
     --mode workflow    the workflow's own training job (harness/run.py, as train.py runs it) on a
                        prepared folder of the same images: 1 + `--epochs` epochs, images/s as the
                        run's metrics.json reports it (epochs 2..N, validation excluded). What a
@@ -138,20 +143,57 @@ def same_process_rates(args, settings, folder):
               "harness-prepared": (lambda: run_steps(trainer, batches), trainer.sync),
               # Keras's model.fit without tf.data's autotuning, whose stalls would swamp the step.
               "idiomatic": idiomatic_pass(args, settings, batches, autotune=False)}
+    return alternating_rates(passes, args.epochs, args.count)
+
+
+def alternating_rates(passes, blocks, images):
+    """{name: images/s of each block}: every pass of `passes` ({name: (one_pass, sync)}) warmed
+    up once, then `blocks` rounds, each starting one pass later, so drift hits all alike."""
     for one_pass, sync in passes.values():  # warm-up
         one_pass()
         sync()
     names = list(passes)
     rates = {name: [] for name in names}
-    for block in range(args.epochs):
+    for block in range(blocks):
         for name in names[block % len(names):] + names[:block % len(names)]:
             one_pass, sync = passes[name]
             sync()  # the device idle before the clock starts
             start = time.perf_counter()
             one_pass()
             sync()
-            rates[name].append(args.count / (time.perf_counter() - start))
+            rates[name].append(images / (time.perf_counter() - start))
     return rates
+
+
+# The other way each framework can compile the harness's step (Gluon's hybridized graph has no
+# faster alternative): PyTorch's opt-in torch.compile, and Keras's XLA, which the harness uses
+# only where model.fit would (a GPU); forced here, on the CPU.
+OTHER_COMPILER = {"pytorch": "torch.compile", "keras": "XLA"}
+
+
+def compiler_rates(args, settings, folder):
+    """images/s of the harness's step on batches prepared beforehand, in alternating blocks in
+    one process: compiled as the harness does by default, and the other way (OTHER_COMPILER)."""
+    import importlib
+
+    name = backend_name(args.framework)
+    if name not in OTHER_COMPILER:
+        raise SystemExit(f"--mode compilers: {args.framework} has no other step compiler to time")
+    split, trainer = harness_setup(args, settings, folder)
+    backend = importlib.import_module(registry.framework(args.framework).loop_module)
+    if name == "pytorch":
+        other = backend.Trainer(args.variant, CLASSES, {**settings, "torch_compile": True},
+                                trainer.device)
+    else:  # the decision a Keras GPU run makes, taken on the CPU
+        usual, backend.xla_by_default = backend.xla_by_default, lambda model, device: True
+        try:
+            other = backend.Trainer(args.variant, CLASSES, settings, trainer.device)
+        finally:
+            backend.xla_by_default = usual
+    batches = prepared_batches(split, args.variant, settings["batch_size"])
+    passes = {t.step_compiler: (lambda t=t: run_steps(t, batches), t.sync)
+              for t in (trainer, other)}
+    return alternating_rates(passes, args.epochs, args.count)
 
 
 # --- the workflow's training job ------------------------------------------------------------
@@ -314,7 +356,7 @@ def main(argv=None):
     parser.add_argument("--variant", required=True, choices=registry.MODELS)
     parser.add_argument("--mode", required=True,
                         choices=("harness", "idiomatic", "idiomatic-no-autotune", "workflow",
-                                 "same-process"))
+                                 "same-process", "compilers"))
     parser.add_argument("--raw-shape", required=True, type=int, nargs=3, metavar=("H", "W", "C"))
     parser.add_argument("--settings", required=True, help="resolved training settings (JSON)")
     parser.add_argument("--count", type=int, default=1024, help="images per pass")
@@ -325,8 +367,9 @@ def main(argv=None):
     settings = resolve_settings(args.settings)
     # The images (and the workflow mode's run) live in a folder of their own, removed at the end.
     with tempfile.TemporaryDirectory(prefix="alexbench-bench-") as folder:
-        if args.mode == "same-process":
-            rates = same_process_rates(args, settings, Path(folder))
+        if args.mode in ("same-process", "compilers"):
+            measure = same_process_rates if args.mode == "same-process" else compiler_rates
+            rates = measure(args, settings, Path(folder))
             print(json.dumps({"framework": args.framework, "variant": args.variant,
                               "mode": args.mode, "threads": args.threads, "images": args.count,
                               "rates": rates}))

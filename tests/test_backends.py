@@ -6,7 +6,7 @@ select_device("gpu") without a GPU raises GPUUnavailableError instead of trainin
 the trainable parameter count matches layer_specs. Across frameworks (the fairness proof): from
 the same initial weights (Keras's, converted to PyTorch's and Gluon's layouts), SGD with
 momentum and weight decay, Adam and Adadelta give the same losses step by step, and so does
-Keras's step compiled by XLA (what a GPU run uses by default).
+Keras's step compiled by XLA (what a GPU run uses by default) and PyTorch's through torch.compile.
 
 The probes live in tests/probes/backend_*.py; pytest itself never imports a framework.
 """
@@ -87,6 +87,12 @@ def test_gpu_request_without_gpu_raises(runs):
     assert "never falls back to CPU" in first["gpu"]["message"]
 
 
+# The same steps compiled another way, each checked against eager PyTorch too: Keras's with XLA,
+# as a GPU run compiles them by default (fw_keras/loop.py, xla_by_default), and PyTorch's
+# through torch.compile (`torch_compile: true`).
+COMPILED = {"keras-xla": ["--xla"], "pytorch-compiled": ["--torch-compile"]}
+
+
 @pytest.fixture(scope="module")
 def update_curves(tmp_path_factory):
     """{framework: {optimizer: [loss before, after step 1..STEPS]}} from shared initial weights."""
@@ -97,19 +103,18 @@ def update_curves(tmp_path_factory):
     np.savez(batch, x=rng.random((16, 32, 32, 1), dtype=np.float32),
              y=rng.integers(0, 10, 16).astype(np.int64))
     curves = {}
-    # keras first: it exports the shared initial weights. keras-xla: Keras's steps compiled by
-    # XLA, as a GPU run compiles them by default (fw_keras/loop.py, xla_by_default).
-    for name in [*FRAMEWORKS, "keras-xla"]:
+    # keras first: it exports the shared initial weights.
+    for name in [*FRAMEWORKS, *COMPILED]:
         framework = name.split("-")[0]
         args = [UPDATE_PROBE, "--framework", framework, "--batch", batch, "--weights", weights,
                 "--optimizers", json.dumps(OPTIMIZERS), "--steps", STEPS]
-        extra = {"keras": ["--export"], "keras-xla": ["--xla"]}.get(name, [])
+        extra = {"keras": ["--export"], **COMPILED}.get(name, [])
         curves[name] = run_json_in_env(f"{framework}-cpu", args + extra, timeout=300)
     return curves
 
 
 @pytest.mark.parametrize("optimizer", [o["name"] for o in OPTIMIZERS])
-@pytest.mark.parametrize("framework", [f for f in FRAMEWORKS if f != "pytorch"] + ["keras-xla"])
+@pytest.mark.parametrize("framework", [f for f in FRAMEWORKS if f != "pytorch"] + list(COMPILED))
 def test_update_rule_matches_pytorch(update_curves, framework, optimizer):
     import numpy as np
     reference = np.array(update_curves["pytorch"][optimizer])
@@ -120,9 +125,10 @@ def test_update_rule_matches_pytorch(update_curves, framework, optimizer):
                                        f"after each of {STEPS} steps from the same weights")
 
 
-def test_the_xla_probe_really_compiled_with_xla(update_curves):
-    assert update_curves["keras"]["step_compiler"] == "tf.function"
-    assert update_curves["keras-xla"]["step_compiler"] == "tf.function + XLA"
+def test_the_compiled_probes_really_compiled(update_curves):
+    compilers = {name: curves["step_compiler"] for name, curves in update_curves.items()}
+    assert compilers == {**CPU_STEP_COMPILER, "keras-xla": "tf.function + XLA",
+                         "pytorch-compiled": "torch.compile"}
 
 
 # --- the declared interface (alexbench/common/backend.py) ---------------------------------------

@@ -87,3 +87,25 @@ def test_same_process_mode_alternates_three_passes_in_one_probe(tmp_path):
     assert framework == "pytorch"
     assert float(h_ratio) == pytest.approx(float(harness) / float(idiomatic), abs=0.006)
     assert float(p_ratio) == pytest.approx(float(prepared) / float(idiomatic), abs=0.006)
+
+
+def test_compilers_mode_times_both_step_compilers_in_one_probe_and_skips_gluon(tmp_path):
+    """--compilers: PyTorch's harness step eager and through torch.compile (a real Inductor
+    build), alternating in one probe; Gluon, with no other step compiler, is left out."""
+    env_python("pytorch-cpu")
+    raw_file = tmp_path / "raw.json"
+    proc = subprocess.run(
+        [sys.executable, "bench/idiomatic.py", "--compilers", "--variants", "alexnet-mnist",
+         "--frameworks", "pytorch", "gluon", "--images", "64", "--repeats", "2",
+         "--json", str(raw_file)],
+        cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    [result] = json.loads(raw_file.read_text())
+    assert (result["framework"], result["mode"], result["images"]) == ("pytorch", "compilers", 64)
+    assert list(result["rates"]) == ["eager", "torch.compile"]
+    assert all(len(r) == 2 and min(r) > 0 for r in result["rates"].values())
+
+    [row] = [line for line in proc.stdout.splitlines() if line.startswith("alexnet-mnist")]
+    _, framework, _, usual, other, ratio, pairs, *names = row.split()
+    assert framework == "pytorch" and " ".join(names) == "eager / torch.compile"
+    assert float(ratio) == pytest.approx(float(other) / float(usual), abs=0.006)

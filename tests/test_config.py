@@ -218,3 +218,13 @@ def test_subset_becomes_the_first_n_images_of_each_split(extra, expected):
             settings["subset"]) == expected
     assert settings["epochs"] == (1 if config["smoke"] else 12)
 
+
+
+def test_torch_compile_is_off_unless_an_experiment_chooses_it():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert training_settings(validate_config(config), "S0")["torch_compile"] is False
+    config["experiments"]["S0"]["torch_compile"] = True
+    assert training_settings(validate_config(config), "S0")["torch_compile"] is True
+    config["experiments"]["S0"]["torch_compile"] = "yes"
+    with pytest.raises(ConfigError, match="experiments.S0.torch_compile"):
+        validate_config(config)

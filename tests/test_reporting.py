@@ -580,10 +580,12 @@ def test_keras_runs_on_the_system_allocator_are_labelled(tmp_path):
                       ("pytorch", 0): "ok", ("pytorch", 1): "ok"}
 
 
-def test_keras_runs_compiled_by_xla_are_labelled(tmp_path):
+def test_runs_compiled_by_xla_or_torch_compile_are_labelled(tmp_path):
     runs_root = tmp_path / "results" / "runs"
-    dirs = [write_run(runs_root, "keras", hardware="gpu", seed=s) for s in (0, 1, 2)]
-    for folder, compiler in zip(dirs, ("tf.function + XLA", "tf.function", None)):
+    dirs = [write_run(runs_root, framework, hardware="gpu", seed=s)
+            for framework in ("keras", "pytorch") for s in (0, 1, 2)]
+    compilers = ("tf.function + XLA", "tf.function", None, "torch.compile", "eager", None)
+    for folder, compiler in zip(dirs, compilers):
         metrics = run_contract.read_metrics(folder / "metrics.json")
         metrics.pop("step_compiler", None)  # seed 2: a run from before it was recorded
         if compiler:
@@ -591,8 +593,10 @@ def test_keras_runs_compiled_by_xla_are_labelled(tmp_path):
         run_contract.write_metrics(folder, metrics)
     perf = tables.performance_frame(runs.collect_runs(write_run_table(dirs), allow_missing=True))
     status = dict(tables.TABLE_COLUMNS)["Status"]
-    labels = {int(row["seed"]): status(row) for _, row in perf.iterrows()}
-    assert labels == {0: "ok (XLA)", 1: "ok", 2: "ok"}
+    labels = {(row["framework"], int(row["seed"])): status(row) for _, row in perf.iterrows()}
+    assert labels == {("keras", 0): "ok (XLA)", ("keras", 1): "ok", ("keras", 2): "ok",
+                      ("pytorch", 0): "ok (torch.compile)", ("pytorch", 1): "ok",
+                      ("pytorch", 2): "ok"}
 
 
 # --- energy ----------------------------------------------------------------------------------

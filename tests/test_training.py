@@ -368,6 +368,26 @@ def test_deterministic_mode_and_the_allocator_are_the_user_s_choice_and_recorded
     assert default["settings"]["tf_allocator"] == "tensorflow"
 
 
+def test_torch_compile_is_the_user_s_choice_and_recorded(prepared_data, tmp_path):
+    # A real torch.compile (Inductor builds C++ here): the run trains, saves the module's own
+    # weights, and records the choice and what the step was; eager is PyTorch's default.
+    data = prepared_data("mnist", 64, 32)
+    compiled, _ = train("pytorch", data, tmp_path / "compiled",
+                        settings(epochs=1, max_train_images=48, smoke=True, save_weights=True,
+                                 torch_compile=True))
+    assert compiled["status"] == "ok" and compiled["settings"]["torch_compile"] is True
+    assert compiled["step_compiler"] == "torch.compile"
+    assert compiled["test"]["loss"] > 0 and compiled["throughput"]["train_images_per_s"] > 0
+    probe = ("import sys, torch; state = torch.load(sys.argv[1]);"
+             "print(sum(k.startswith('_orig_mod.') for k in state), len(state))")
+    prefixed, keys = run_in_env("pytorch-cpu", ["-c", probe, tmp_path / "compiled" /
+                                                compiled["weights_file"]]).stdout.split()
+    assert (int(prefixed), int(keys) > 0) == (0, True)  # loadable into the plain model
+    default, _ = train("pytorch", data, tmp_path / "default",
+                       settings(epochs=1, max_train_images=32, smoke=True))
+    assert default["settings"]["torch_compile"] is False and default["step_compiler"] == "eager"
+
+
 def test_the_determinism_switches_are_set_only_in_deterministic_mode(monkeypatch):
     from alexbench.harness import runtime
     for name in runtime.DETERMINISM_ENV:

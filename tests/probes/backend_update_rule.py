@@ -8,7 +8,8 @@ recording the evaluation loss before and after every step. Prints one JSON line
 {optimizer name: [loss before, after step 1, ...], "step_compiler": how the steps were compiled}.
 
 --xla (Keras only) compiles Keras's steps with XLA as a GPU run does by default (fw_keras/loop.py,
-xla_by_default), so the update rule of that path is checked on a CPU too.
+xla_by_default), so the update rule of that path is checked on a CPU too; --torch-compile
+(PyTorch only) steps a torch.compile'd model, as `torch_compile: true` does.
 
 Neutral layout (Keras's, channels-last): conv kernels (kh, kw, in/groups, out), dense kernels
 (in, out) with the first dense layer's inputs in (H, W, C) flatten order; biases as they are.
@@ -116,9 +117,12 @@ def main(argv=None):
     parser.add_argument("--optimizers", required=True, help="JSON list of resolved optimizers")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--xla", action="store_true", help="Keras: XLA-compiled steps")
+    parser.add_argument("--torch-compile", action="store_true", help="PyTorch: torch_compile")
     args = parser.parse_args(argv)
     if args.xla and args.framework != "keras":
         parser.error("--xla is for Keras")
+    if args.torch_compile and args.framework != "pytorch":
+        parser.error("--torch-compile is for PyTorch")
 
     import numpy as np
     backend = runtime.start_backend(args.framework, 1)
@@ -133,7 +137,8 @@ def main(argv=None):
 
     losses = {}
     for optimizer in json.loads(args.optimizers):
-        trainer = backend.Trainer(VARIANT, CLASSES, {"optimizer": optimizer}, device)
+        trainer = backend.Trainer(VARIANT, CLASSES, {"optimizer": optimizer,
+                                                     "torch_compile": args.torch_compile}, device)
         get, put, no_dropout = IO[args.framework](trainer.model)
         if args.export and not args.weights.exists():
             arrays = {}
@@ -143,7 +148,7 @@ def main(argv=None):
         weights = np.load(args.weights)
         for name, kind, flat in weighted_layers():
             put(name, kind, flat, weights[f"{name}/kernel"], weights[f"{name}/bias"])
-        no_dropout()
+        no_dropout()  # before the first step, so a compiled graph is traced without dropout
         curve = [trainer.evaluate_batch(x, y)[0]]
         for _ in range(args.steps):
             trainer.train_batch(x, y)

@@ -177,9 +177,13 @@ def uses_system_allocator(r) -> bool:
     return r.get("settings.tf_allocator") == "system" and registry.reads_tf_allocator(r["framework"])
 
 
-def compiled_with_xla(r) -> bool:
-    """A Keras run whose train step XLA compiled, as model.fit does by default on a GPU."""
-    return "XLA" in _text(r.get("step_compiler"))
+def compiler_label(r) -> str:
+    """" (XLA)" for a Keras run whose step XLA compiled (model.fit's default on a GPU),
+    " (torch.compile)" for a PyTorch run that chose it; "" for each framework's usual step."""
+    compiler = _text(r.get("step_compiler"))
+    if "XLA" in compiler:
+        return " (XLA)"
+    return " (torch.compile)" if compiler == "torch.compile" else ""
 
 
 # Columns of the README-style table: (header, formatter of a performance row).
@@ -194,7 +198,7 @@ TABLE_COLUMNS = [
      + (" (subset)" if is_subset(r) else "")
      + (" (deterministic)" if _is_true(r.get("settings.deterministic")) else "")
      + (" (system allocator)" if uses_system_allocator(r) else "")
-     + (" (XLA)" if compiled_with_xla(r) else "")),
+     + compiler_label(r)),
     ("Training time (s)", lambda r: _fmt(r.get("train_time_s"), 1)),
     ("Test loss", lambda r: _fmt(r.get("test.loss"), 4)),
     ("Test accuracy", lambda r: _fmt(r.get("test.accuracy"), 4)),
