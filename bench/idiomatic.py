@@ -186,8 +186,8 @@ def compilers_table(args, config):
     print(f"images/s of the harness's step on batches prepared beforehand, median of "
           f"{args.repeats} blocks per step compiler in one process, alternating; usual: as the "
           "harness compiles it on a CPU; other: PyTorch's torch.compile (torch_compile: true), "
-          f"Keras's XLA (forced on); pairs: lowest-highest other/usual of one round; threads "
-          f"{args.threads}. Gluon has no other step compiler and is left out.")
+          "Keras's XLA (keras_jit_compile: true); pairs: lowest-highest other/usual of one "
+          f"round; threads {args.threads}. Gluon has no other step compiler and is left out.")
     if args.json:
         args.json.write_text(json.dumps(raw, indent=2))
     return 0

@@ -27,8 +27,8 @@ Runs in `.venvs/<framework>-cpu` (one process per measurement, so each starts cl
     --mode compilers   PyTorch and Keras: in one process, alternating blocks of the harness's
                        step on batches prepared beforehand, compiled as the harness compiles it
                        on a CPU (eager; tf.function) and the other way (torch.compile, as
-                       `torch_compile: true` does; XLA, forced on). Prints images/s of every
-                       block per step compiler.
+                       `torch_compile: true` does; XLA, as `keras_jit_compile: true` does).
+                       Prints images/s of every block per step compiler.
     --mode workflow    the workflow's own training job (harness/run.py, as train.py runs it) on a
                        prepared folder of the same images: 1 + `--epochs` epochs, images/s as the
                        run's metrics.json reports it (epochs 2..N, validation excluded). What a
@@ -165,9 +165,9 @@ def alternating_rates(passes, blocks, images):
     return rates
 
 
-# The other way each framework can compile the harness's step (Gluon's hybridized graph has no
-# faster alternative): PyTorch's opt-in torch.compile, and Keras's XLA, which the harness uses
-# only where model.fit would (a GPU); forced here, on the CPU.
+# The other way each framework can compile the harness's step, as the user's settings choose it
+# (Gluon's hybridized graph has no faster alternative): PyTorch's torch.compile
+# (`torch_compile: true`) and Keras's XLA on the CPU (`keras_jit_compile: true`).
 OTHER_COMPILER = {"pytorch": "torch.compile", "keras": "XLA"}
 
 
@@ -181,15 +181,8 @@ def compiler_rates(args, settings, folder):
         raise SystemExit(f"--mode compilers: {args.framework} has no other step compiler to time")
     split, trainer = harness_setup(args, settings, folder)
     backend = importlib.import_module(registry.framework(args.framework).loop_module)
-    if name == "pytorch":
-        other = backend.Trainer(args.variant, CLASSES, {**settings, "torch_compile": True},
-                                trainer.device)
-    else:  # the decision a Keras GPU run makes, taken on the CPU
-        usual, backend.xla_by_default = backend.xla_by_default, lambda model, device: True
-        try:
-            other = backend.Trainer(args.variant, CLASSES, settings, trainer.device)
-        finally:
-            backend.xla_by_default = usual
+    other_way = {"torch_compile": True} if name == "pytorch" else {"keras_jit_compile": True}
+    other = backend.Trainer(args.variant, CLASSES, {**settings, **other_way}, trainer.device)
     batches = prepared_batches(split, args.variant, settings["batch_size"])
     passes = {t.step_compiler: (lambda t=t: run_steps(t, batches), t.sync)
               for t in (trainer, other)}

@@ -88,8 +88,8 @@ def test_gpu_request_without_gpu_raises(runs):
 
 
 # The same steps compiled another way, each checked against eager PyTorch too: Keras's with XLA,
-# as a GPU run compiles them by default (fw_keras/loop.py, xla_by_default), and PyTorch's
-# through torch.compile (`torch_compile: true`).
+# as a GPU run compiles them by default (`keras_jit_compile: true` forces it here), and
+# PyTorch's through torch.compile (`torch_compile: true`).
 COMPILED = {"keras-xla": ["--xla"], "pytorch-compiled": ["--torch-compile"]}
 
 

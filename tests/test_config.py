@@ -220,9 +220,16 @@ def test_subset_becomes_the_first_n_images_of_each_split(extra, expected):
 
 
 
-def test_torch_compile_is_off_unless_an_experiment_chooses_it():
+def test_the_step_compilers_are_the_frameworks_defaults_unless_an_experiment_chooses():
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    assert training_settings(validate_config(config), "S0")["torch_compile"] is False
+    chosen = training_settings(validate_config(config), "S0")
+    assert (chosen["keras_jit_compile"], chosen["torch_compile"]) == ("auto", False)
+    config["experiments"]["S0"]["keras_jit_compile"] = True
+    assert training_settings(validate_config(config), "S0")["keras_jit_compile"] is True
+    config["experiments"]["S0"]["keras_jit_compile"] = "xla"
+    with pytest.raises(ConfigError, match="experiments.S0.keras_jit_compile"):
+        validate_config(config)
+    del config["experiments"]["S0"]["keras_jit_compile"]
     config["experiments"]["S0"]["torch_compile"] = True
     assert training_settings(validate_config(config), "S0")["torch_compile"] is True
     config["experiments"]["S0"]["torch_compile"] = "yes"

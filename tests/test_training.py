@@ -388,6 +388,22 @@ def test_torch_compile_is_the_user_s_choice_and_recorded(prepared_data, tmp_path
     assert default["settings"]["torch_compile"] is False and default["step_compiler"] == "eager"
 
 
+def test_keras_jit_compile_is_the_user_s_choice_and_recorded(prepared_data, tmp_path):
+    # "auto" (the default) keeps XLA off on a CPU, as model.fit does; true turns it on, except
+    # under op determinism, where Keras itself keeps it off (and the run records what it did).
+    data = prepared_data("mnist", 64, 32)
+    found = {}
+    for name, overrides in {"auto": {}, "xla": {"keras_jit_compile": True},
+                            "xla-deterministic": {"keras_jit_compile": True,
+                                                  "deterministic": True}}.items():
+        metrics, _ = train("keras", data, tmp_path / name,
+                           settings(epochs=1, max_train_images=32, smoke=True, **overrides))
+        assert metrics["status"] == "ok", name
+        found[name] = (metrics["settings"]["keras_jit_compile"], metrics["step_compiler"])
+    assert found == {"auto": ("auto", "tf.function"), "xla": (True, "tf.function + XLA"),
+                     "xla-deterministic": (True, "tf.function")}
+
+
 def test_the_determinism_switches_are_set_only_in_deterministic_mode(monkeypatch):
     from alexbench.harness import runtime
     for name in runtime.DETERMINISM_ENV:

@@ -298,7 +298,7 @@ def check_runs(framework, model, results, sampler, gpu, idle_memory, failures) -
         if not metrics["memory"]["peak_gpu_mb"]:
             failures.append(f"{name}: metrics.json records no peak GPU memory")
         # Keras's model.fit compiles with XLA on a GPU by default (op determinism off, as here),
-        # so the harness must too (fw_keras/loop.py, xla_by_default).
+        # so the harness must too (fw_keras/loop.py, use_xla).
         if framework == "keras" and metrics.get("step_compiler") != "tf.function + XLA":
             failures.append(f"{name}: the train step was compiled as "
                             f"{metrics.get('step_compiler')!r}, not with XLA as model.fit would")

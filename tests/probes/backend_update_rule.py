@@ -7,9 +7,9 @@ frameworks), and for each optimizer given runs --steps optimiser steps on the ba
 recording the evaluation loss before and after every step. Prints one JSON line
 {optimizer name: [loss before, after step 1, ...], "step_compiler": how the steps were compiled}.
 
---xla (Keras only) compiles Keras's steps with XLA as a GPU run does by default (fw_keras/loop.py,
-xla_by_default), so the update rule of that path is checked on a CPU too; --torch-compile
-(PyTorch only) steps a torch.compile'd model, as `torch_compile: true` does.
+--xla (Keras only) compiles Keras's steps with XLA (`keras_jit_compile: true`), as a GPU run
+does by default, so the update rule of that path is checked on a CPU too; --torch-compile
+(PyTorch only) steps a torch.compile'd model (`torch_compile: true`).
 
 Neutral layout (Keras's, channels-last): conv kernels (kh, kw, in/groups, out), dense kernels
 (in, out) with the first dense layer's inputs in (H, W, C) flatten order; biases as they are.
@@ -126,8 +126,6 @@ def main(argv=None):
 
     import numpy as np
     backend = runtime.start_backend(args.framework, 1)
-    if args.xla:  # the decision a GPU run makes, taken on the CPU
-        backend.xla_by_default = lambda model, device: True
     device = backend.select_device("cpu")
     # XLA has no deterministic kernels for some gradients (MaxPool's), which is why Keras keeps
     # XLA off under op determinism: the XLA steps run with it off, as a default GPU run does.
@@ -138,6 +136,7 @@ def main(argv=None):
     losses = {}
     for optimizer in json.loads(args.optimizers):
         trainer = backend.Trainer(VARIANT, CLASSES, {"optimizer": optimizer,
+                                                     "keras_jit_compile": args.xla or "auto",
                                                      "torch_compile": args.torch_compile}, device)
         get, put, no_dropout = IO[args.framework](trainer.model)
         if args.export and not args.weights.exists():

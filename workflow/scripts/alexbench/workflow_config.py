@@ -180,6 +180,7 @@ def training_settings(config: dict, experiment_name: str) -> dict:
         "save_weights": bool(config["save_weights"]),
         "deterministic": bool(config["deterministic"]),
         "tf_allocator": experiment["tf_allocator"],
+        "keras_jit_compile": experiment["keras_jit_compile"],
         "torch_compile": experiment["torch_compile"],
     }
 

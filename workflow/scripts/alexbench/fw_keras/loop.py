@@ -107,13 +107,21 @@ def check_environment() -> tuple:
     out = model(np.zeros((2, 8, 8, 1), "float32"))
     return keras.__version__, tuple(out.shape)
 
-def xla_by_default(model, device) -> bool:
-    """Whether model.fit would compile this model's steps with XLA on `device`: its default
-    jit_compile="auto" turns XLA on where TensorFlow sees an accelerator, every layer supports
-    it and op determinism is off (Keras's Model.jit_compile decides). On the CPU it stays off, as
-    on a CPU-only machine: forced on here it trained at 0.73-0.76 of the speed without it
-    (bench/README.md)."""
-    return "GPU" in device and bool(model.jit_compile)
+def use_xla(model, device, choice="auto") -> bool:
+    """Whether to compile this model's steps with XLA, for the `keras_jit_compile` setting, whose
+    values are those of Keras's own jit_compile argument.
+
+    "auto" (the default) is what model.fit does by default: XLA where TensorFlow sees an
+    accelerator, every layer supports it and op determinism is off (Keras's Model.jit_compile
+    decides); on the CPU it stays off, as on a CPU-only machine (on the developer VMs XLA trained
+    alexnet-mnist and alexnet-lrn-32 slower and alexnet-d2l 1.2x as fast: bench/README.md).
+    True or False go through Keras's own setter, which keeps XLA off where the model cannot
+    use it (op determinism on: XLA has no deterministic max-pooling gradient) and warns.
+    """
+    if choice == "auto":
+        return "GPU" in device and bool(model.jit_compile)
+    model.jit_compile = bool(choice)
+    return bool(model.jit_compile)
 
 
 def peak_matmul_gflops(device, size: int, precision: str = "fp32") -> float:
@@ -152,7 +160,7 @@ class Trainer:
         # A fixed signature with a free batch dimension: the last, smaller batch does not retrace
         # (XLA compiles it once more).
         signature = [tf.TensorSpec([None, h, w, c], tf.float32), tf.TensorSpec([None], tf.int64)]
-        xla = xla_by_default(self.model, device)
+        xla = use_xla(self.model, device, settings.get("keras_jit_compile", "auto"))
         self.step_compiler = "tf.function + XLA" if xla else "tf.function"
         self._train_step = tf.function(self._train_step_eager, input_signature=signature,
                                        jit_compile=xla)

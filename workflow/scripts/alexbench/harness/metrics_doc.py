@@ -101,6 +101,7 @@ def build(*, args, settings, status, versions_found, device_found, parameters, s
                      "val_images": val_images, "test_images": test_images,
                      "deterministic": settings["deterministic"],
                      "tf_allocator": settings["tf_allocator"],
+                     "keras_jit_compile": settings["keras_jit_compile"],
                      "torch_compile": settings["torch_compile"],
                      "precision": settings["precision"]},
         "parameters": int(parameters),
