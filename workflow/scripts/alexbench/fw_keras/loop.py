@@ -107,6 +107,7 @@ def check_environment() -> tuple:
     out = model(np.zeros((2, 8, 8, 1), "float32"))
     return keras.__version__, tuple(out.shape)
 
+
 def use_xla(model, device, choice="auto") -> bool:
     """Whether to compile this model's steps with XLA, for the `keras_jit_compile` setting, whose
     values are those of Keras's own jit_compile argument.

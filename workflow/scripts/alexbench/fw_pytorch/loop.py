@@ -138,8 +138,9 @@ class Trainer:
         # Eager is PyTorch's default. `torch_compile: true` (the user's choice, README) steps a
         # torch.compile'd wrapper of the same module instead: its first step, the last smaller
         # batch and evaluation each compile a graph (tens of seconds on a small CPU), and on the
-        # developer VMs it trained alexnet-lrn-32 1.3x as fast but alexnet-mnist and alexnet-d2l
-        # 4-11% slower (bench/step_compilers.py). Weights, snapshots and saving use self.model.
+        # developer VMs it trained alexnet-lrn-32 1.36x as fast (PyTorch's LRN is unfused) but
+        # alexnet-mnist and alexnet-d2l at 0.87 and 0.96 of eager (bench/idiomatic.py
+        # --compilers). Weights, snapshots and saving use self.model.
         compiled = bool(settings.get("torch_compile", False))
         if compiled and device.type == "cpu":
             require_cpp_compiler()

@@ -80,9 +80,8 @@ def compute(model, num_classes, train_ips, peak):
 
 
 def build(*, args, settings, status, versions_found, device_found, parameters, step_compiler,
-          counts, num_classes,
-          history, train_time, epoch_times, train_ips, eval_ips, test, time_to_target, peak_gpu_mb,
-          time_breakdown, weights_file, started_at):
+          counts, num_classes, history, train_time, epoch_times, train_ips, eval_ips, test,
+          time_to_target, peak_gpu_mb, time_breakdown, weights_file, started_at):
     """The whole document; `counts` = (train, validation, test) images."""
     train_images, val_images, test_images = counts
     return {
