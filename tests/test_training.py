@@ -383,6 +383,9 @@ def test_torch_compile_is_the_user_s_choice_and_recorded(prepared_data, tmp_path
     prefixed, keys = run_in_env("pytorch-cpu", ["-c", probe, tmp_path / "compiled" /
                                                 compiled["weights_file"]]).stdout.split()
     assert (int(prefixed), int(keys) > 0) == (0, True)  # loadable into the plain model
+    again, _ = train("pytorch", data, tmp_path / "again",
+                     settings(epochs=1, max_train_images=48, smoke=True, torch_compile=True))
+    assert again["test"] == compiled["test"]  # Inductor's kernels and dropout repeat per seed
     default, _ = train("pytorch", data, tmp_path / "default",
                        settings(epochs=1, max_train_images=32, smoke=True))
     assert default["settings"]["torch_compile"] is False and default["step_compiler"] == "eager"
