@@ -102,7 +102,7 @@ def row_text(row, columns=()):
     variant, framework, batch, median, pairs, busy = row
     text = (f"{variant:<16}{framework:<10}{batch:>6}{median['harness']:>12.1f}"
             f"{median['idiomatic']:>12.1f}{median['harness'] / median['idiomatic']:>9.2f}"
-            f"{f'{min(pairs):.2f}-{max(pairs):.2f}':>12}")
+            f"{spread(pairs):>12}")
     if "workflow" in median:
         text += f"{median['workflow']:>12.1f}{median['workflow'] / median['harness']:>11.2f}"
     if "deterministic" in median:
@@ -137,29 +137,41 @@ def same_process_table(args, config):
     """--same-process: one probe per variant and framework, its blocks' medians and ratios."""
     print(f"{'variant':<16}{'framework':<10}{'batch':>6}{'harness':>12}{'prepared':>12}"
           f"{'idiomatic':>12}{'h/idiom':>9}{'prep/idiom':>11}{'pairs':>12}")
-    raw = []
-    for variant in args.variants:
-        settings = variant_settings(config, variant, args.deterministic)
-        for framework in args.frameworks:
-            result = run_probe(framework, variant, "same-process", settings,
-                               argparse.Namespace(**{**vars(args), "epochs": args.repeats}))
-            raw.append(result)
-            rates = result["rates"]
-            median = {mode: statistics.median(rates[mode]) for mode in SAME_PROCESS_MODES}
-            pairs = [h / i for h, i in zip(rates["harness"], rates["idiomatic"])]
-            print(f"{variant:<16}{framework:<10}{settings['batch_size']:>6}"
-                  + "".join(f"{median[mode]:>12.1f}" for mode in SAME_PROCESS_MODES)
-                  + f"{median['harness'] / median['idiomatic']:>9.2f}"
-                  f"{median['harness-prepared'] / median['idiomatic']:>11.2f}"
-                  f"{f'{min(pairs):.2f}-{max(pairs):.2f}':>12}"
-                  + ("  BUSY" if oversubscribed(result, args.threads) else ""), flush=True)
+    for variant, framework, settings, result in one_process_probes(args, config, "same-process",
+                                                                   args.frameworks):
+        rates = result["rates"]
+        median = {mode: statistics.median(rates[mode]) for mode in SAME_PROCESS_MODES}
+        pairs = [h / i for h, i in zip(rates["harness"], rates["idiomatic"])]
+        print(f"{variant:<16}{framework:<10}{settings['batch_size']:>6}"
+              + "".join(f"{median[mode]:>12.1f}" for mode in SAME_PROCESS_MODES)
+              + f"{median['harness'] / median['idiomatic']:>9.2f}"
+              f"{median['harness-prepared'] / median['idiomatic']:>11.2f}{spread(pairs):>12}"
+              + ("  BUSY" if oversubscribed(result, args.threads) else ""), flush=True)
     print(f"images/s, median of {args.repeats} blocks per mode in one process, alternating; "
           "harness: the harness's steps over its pipeline; prepared: its steps on batches "
           "prepared beforehand; h/idiom, prep/idiom: against the idiomatic loop; pairs: "
           f"lowest-highest harness/idiomatic of one round; threads {args.threads}.")
+    return 0
+
+
+def one_process_probes(args, config, mode, frameworks):
+    """(variant, framework, settings, result) of one `mode` probe per variant and framework,
+    each timing --repeats blocks per way in one process; all results go to --json at the end."""
+    raw = []
+    for variant in args.variants:
+        settings = variant_settings(config, variant, args.deterministic)
+        for framework in frameworks:
+            result = run_probe(framework, variant, mode, settings,
+                               argparse.Namespace(**{**vars(args), "epochs": args.repeats}))
+            raw.append(result)
+            yield variant, framework, settings, result
     if args.json:
         args.json.write_text(json.dumps(raw, indent=2))
-    return 0
+
+
+def spread(ratios) -> str:
+    """'lowest-highest' of per-round ratios."""
+    return f"{min(ratios):.2f}-{max(ratios):.2f}"
 
 
 def compilers_table(args, config):
@@ -167,29 +179,21 @@ def compilers_table(args, config):
     the harness compiles it on a CPU against the other way (idiomatic_probe.OTHER_COMPILER)."""
     print(f"{'variant':<16}{'framework':<10}{'batch':>6}{'usual':>12}{'other':>12}"
           f"{'other/usual':>12}{'pairs':>12}  step compilers")
-    raw = []
-    for variant in args.variants:
-        settings = variant_settings(config, variant, args.deterministic)
-        for framework in args.frameworks:
-            if framework not in OTHER_COMPILER_FRAMEWORKS:
-                continue
-            result = run_probe(framework, variant, "compilers", settings,
-                               argparse.Namespace(**{**vars(args), "epochs": args.repeats}))
-            raw.append(result)
-            (usual, usual_rates), (other, other_rates) = result["rates"].items()
-            median_usual, median_other = map(statistics.median, (usual_rates, other_rates))
-            pairs = [o / u for o, u in zip(other_rates, usual_rates)]
-            print(f"{variant:<16}{framework:<10}{settings['batch_size']:>6}{median_usual:>12.1f}"
-                  f"{median_other:>12.1f}{median_other / median_usual:>12.2f}"
-                  f"{f'{min(pairs):.2f}-{max(pairs):.2f}':>12}  {usual} / {other}"
-                  + ("  BUSY" if oversubscribed(result, args.threads) else ""), flush=True)
+    frameworks = [f for f in args.frameworks if f in OTHER_COMPILER_FRAMEWORKS]
+    for variant, framework, settings, result in one_process_probes(args, config, "compilers",
+                                                                   frameworks):
+        (usual, usual_rates), (other, other_rates) = result["rates"].items()
+        median_usual, median_other = map(statistics.median, (usual_rates, other_rates))
+        pairs = [o / u for o, u in zip(other_rates, usual_rates)]
+        print(f"{variant:<16}{framework:<10}{settings['batch_size']:>6}{median_usual:>12.1f}"
+              f"{median_other:>12.1f}{median_other / median_usual:>12.2f}{spread(pairs):>12}"
+              f"  {usual} / {other}"
+              + ("  BUSY" if oversubscribed(result, args.threads) else ""), flush=True)
     print(f"images/s of the harness's step on batches prepared beforehand, median of "
           f"{args.repeats} blocks per step compiler in one process, alternating; usual: as the "
           "harness compiles it on a CPU; other: PyTorch's torch.compile (torch_compile: true), "
           "Keras's XLA (keras_jit_compile: true); pairs: lowest-highest other/usual of one "
           f"round; threads {args.threads}. Gluon has no other step compiler and is left out.")
-    if args.json:
-        args.json.write_text(json.dumps(raw, indent=2))
     return 0
 
 
