@@ -46,11 +46,9 @@ from frameworks import (DEFAULT_BATCH_SIZE, RAW_SHAPES, ROOT, children_cpu_secon
                         experiment_for, machine_busy_seconds, oversubscribed)
 
 from alexbench.common import registry  # noqa: E402
+from idiomatic_probe import OTHER_COMPILER, backend_name  # noqa: E402  (stdlib at import)
 
 PROBE = ROOT / "bench" / "idiomatic_probe.py"
-# The frameworks whose step can be compiled another way (idiomatic_probe.OTHER_COMPILER; the
-# probe runs in a framework venv and is not imported here).
-OTHER_COMPILER_FRAMEWORKS = ("pytorch", "keras")
 # Images per timed pass: enough steps to time, few enough for minutes per variant on 2 cores.
 IMAGES = {"alexnet-mnist": 2048, "alexnet-lrn-32": 2048, "alexnet-d2l": 256}
 
@@ -179,7 +177,7 @@ def compilers_table(args, config):
     the harness compiles it on a CPU against the other way (idiomatic_probe.OTHER_COMPILER)."""
     print(f"{'variant':<16}{'framework':<10}{'batch':>6}{'usual':>12}{'other':>12}"
           f"{'other/usual':>12}{'pairs':>12}  step compilers")
-    frameworks = [f for f in args.frameworks if f in OTHER_COMPILER_FRAMEWORKS]
+    frameworks = [f for f in args.frameworks if backend_name(f) in OTHER_COMPILER]
     for variant, framework, settings, result in one_process_probes(args, config, "compilers",
                                                                    frameworks):
         (usual, usual_rates), (other, other_rates) = result["rates"].items()

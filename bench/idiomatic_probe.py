@@ -165,24 +165,20 @@ def alternating_rates(passes, blocks, images):
     return rates
 
 
-# The other way each framework can compile the harness's step, as the user's settings choose it
-# (Gluon's hybridized graph has no faster alternative): PyTorch's torch.compile
-# (`torch_compile: true`) and Keras's XLA on the CPU (`keras_jit_compile: true`).
-OTHER_COMPILER = {"pytorch": "torch.compile", "keras": "XLA"}
+# The settings that compile the harness's step the other way, per backend (Gluon's hybridized
+# graph has no faster alternative): PyTorch's torch.compile and Keras's XLA on the CPU.
+OTHER_COMPILER = {"pytorch": {"torch_compile": True}, "keras": {"keras_jit_compile": True}}
 
 
 def compiler_rates(args, settings, folder):
     """images/s of the harness's step on batches prepared beforehand, in alternating blocks in
     one process: compiled as the harness does by default, and the other way (OTHER_COMPILER)."""
-    import importlib
-
     name = backend_name(args.framework)
     if name not in OTHER_COMPILER:
         raise SystemExit(f"--mode compilers: {args.framework} has no other step compiler to time")
     split, trainer = harness_setup(args, settings, folder)
-    backend = importlib.import_module(registry.framework(args.framework).loop_module)
-    other_way = {"torch_compile": True} if name == "pytorch" else {"keras_jit_compile": True}
-    other = backend.Trainer(args.variant, CLASSES, {**settings, **other_way}, trainer.device)
+    other = type(trainer)(args.variant, CLASSES, {**settings, **OTHER_COMPILER[name]},
+                          trainer.device)
     batches = prepared_batches(split, args.variant, settings["batch_size"])
     passes = {t.step_compiler: (lambda t=t: run_steps(t, batches), t.sync)
               for t in (trainer, other)}
