@@ -129,6 +129,12 @@ def test_the_compiled_probes_really_compiled(update_curves):
     compilers = {name: curves["step_compiler"] for name, curves in update_curves.items()}
     assert compilers == {**CPU_STEP_COMPILER, "keras-xla": "tf.function + XLA",
                          "pytorch-compiled": "torch.compile"}
+    # The label alone would pass a Trainer that says torch.compile and steps the eager module
+    # (their losses agree): TorchDynamo must have captured the steps, whole, without a graph
+    # break (one would send part of every step back to eager Python). Eager captures nothing.
+    assert update_curves["pytorch"]["dynamo"] == {"graphs": 0, "graph_breaks": 0}
+    compiled = update_curves["pytorch-compiled"]["dynamo"]
+    assert compiled["graphs"] >= 2 and compiled["graph_breaks"] == 0, compiled
 
 
 # --- the declared interface (alexbench/common/backend.py) ---------------------------------------
