@@ -51,6 +51,22 @@ def test_the_peak_follows_tensorflow_s_allocator_where_it_differs():
     assert run_memory_mb(config, "S1") == peaks["system"] + data < peaks["tensorflow"] + data
 
 
+def test_torch_compile_adds_its_compiler_processes_per_training_thread():
+    # Inductor runs one C++ compiler per compile thread, which the harness sets to the run's
+    # threads: an experiment whose PyTorch runs compile needs that much more, per thread.
+    config = default_config(train_threads=4)
+    per_thread = config["torch_compile_mb_per_thread"]
+    eager = run_memory_mb(config, "S0")
+    config["experiments"]["S0"]["torch_compile"] = True
+    assert "pytorch" in config["experiments"]["S0"]["frameworks"]
+    assert run_memory_mb(config, "S0") == eager + 4 * per_thread
+    config["train_threads"] = 2
+    assert run_memory_mb(config, "S0") == eager + 2 * per_thread
+    # Without PyTorch in the experiment the setting changes nothing.
+    config["experiments"]["S0"]["frameworks"] = ["keras", "gluon"]
+    assert run_memory_mb(config, "S0") == eager
+
+
 def test_a_run_that_cannot_fit_stops_before_any_job(tmp_path):
     clone = copy_checkout(tmp_path / "clone")
     proc = subprocess.run([*SNAKEMAKE, S1_RUN, "--config", "machine_memory_mb=8000"], cwd=clone,

@@ -368,9 +368,10 @@ def test_deterministic_mode_and_the_allocator_are_the_user_s_choice_and_recorded
     assert default["settings"]["tf_allocator"] == "tensorflow"
 
 
-def test_torch_compile_is_the_user_s_choice_and_recorded(prepared_data, tmp_path):
+def test_torch_compile_is_the_user_s_choice_and_recorded(prepared_data, tmp_path, monkeypatch):
     # A real torch.compile (Inductor builds C++ here): the run trains, saves the module's own
     # weights, and records the choice and what the step was; eager is PyTorch's default.
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor-cache"))  # cold
     data = prepared_data("mnist", 64, 32)
     compiled, _ = train("pytorch", data, tmp_path / "compiled",
                         settings(epochs=1, max_train_images=48, smoke=True, save_weights=True,
@@ -389,6 +390,10 @@ def test_torch_compile_is_the_user_s_choice_and_recorded(prepared_data, tmp_path
     default, _ = train("pytorch", data, tmp_path / "default",
                        settings(epochs=1, max_train_images=32, smoke=True))
     assert default["settings"]["torch_compile"] is False and default["step_compiler"] == "eager"
+    # Inductor's C++ compilers run outside the training process: a cold cache makes it compile,
+    # and the run counts them; eager training starts no process.
+    assert compiled["memory"]["peak_child_processes_mb"] > 50, compiled["memory"]
+    assert default["memory"]["peak_child_processes_mb"] == 0
 
 
 def test_keras_jit_compile_is_the_user_s_choice_and_recorded(prepared_data, tmp_path):
@@ -428,6 +433,15 @@ def test_numpy_s_blas_gets_one_thread_and_the_frameworks_get_threads(monkeypatch
     assert runtime.os.environ["OPENBLAS_NUM_THREADS"] == "1"
     assert runtime.os.environ["VECLIB_MAXIMUM_THREADS"] == "1"
     assert not {"OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"} & set(runtime.THREAD_ENV_VARS)
+
+
+def test_torch_compile_gets_as_many_compiler_workers_as_the_run_has_threads():
+    # Inductor's default is one worker process per core of the machine (up to 32): on a large
+    # node that is far beyond the run's cores and its memory request (memory_fit.py).
+    probe = ("import sys; sys.path.insert(0, 'workflow/scripts');"
+             "from alexbench.harness import runtime; runtime.set_runtime_env(3, False);"
+             "import torch._inductor.config as inductor; print(inductor.compile_threads)")
+    assert run_in_env("pytorch-cpu", ["-c", probe]).stdout.split()[-1] == "3"
 
 
 def test_numpy_starts_no_blas_workers_in_a_job():

@@ -2,7 +2,9 @@
 `memory_peaks_mb`), and whether this machine has it.
 
 A run's need is its variant's measured peak (smoke mode) plus, for a full run, its dataset's
-prepared arrays (`datasets.<name>.prepared_mb`), which training maps into memory. Where Keras's
+prepared arrays (`datasets.<name>.prepared_mb`), which training maps into memory. An experiment
+whose PyTorch runs use `torch.compile` needs more: Inductor runs a C++ compiler per compile
+thread, which the harness sets to the run's threads (`torch_compile_mb_per_thread` each). Where Keras's
 peak depends on TensorFlow's allocator, the variant's entry holds one peak per allocator
 (`{tensorflow: MB, system: MB}`) and the experiment's `tf_allocator` picks one. SLURM jobs
 request that with a margin (`slurm_mem_mb`); a local run that cannot fit fails before any job
@@ -48,7 +50,17 @@ def run_memory_mb(config: dict, experiment: str) -> int | None:
         peak = peak[settings["tf_allocator"]]
     smoke = config["smoke"] or config["demo"]
     data = 0 if smoke else config["datasets"][settings["dataset"]].get("prepared_mb", 0)
-    return peak + data
+    return peak + data + torch_compile_mb(config, settings)
+
+
+def torch_compile_mb(config: dict, settings: dict) -> int:
+    """What torch.compile adds to an experiment's need: its compiler processes, one per compile
+    thread, i.e. per training thread (harness/runtime.py); 0 without torch.compile. Where
+    train_threads is 0 a job may get every core, so every core counts."""
+    if not settings.get("torch_compile") or "pytorch" not in settings["frameworks"]:
+        return 0
+    threads = config["train_threads"] or os.cpu_count() or 1
+    return config["torch_compile_mb_per_thread"] * threads
 
 
 def slurm_mem_mb(config: dict, experiment: str) -> int:

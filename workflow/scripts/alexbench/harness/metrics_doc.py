@@ -81,7 +81,8 @@ def compute(model, num_classes, train_ips, peak):
 
 def build(*, args, settings, status, versions_found, device_found, parameters, step_compiler,
           counts, num_classes, history, train_time, epoch_times, train_ips, eval_ips, test,
-          time_to_target, peak_gpu_mb, time_breakdown, weights_file, started_at):
+          time_to_target, peak_gpu_mb, peak_children_mb, time_breakdown, weights_file,
+          started_at):
     """The whole document; `counts` = (train, validation, test) images."""
     train_images, val_images, test_images = counts
     return {
@@ -114,7 +115,8 @@ def build(*, args, settings, status, versions_found, device_found, parameters, s
         "test": test,
         "target_accuracy": settings["target_accuracy"],
         "time_to_target_s": time_to_target,
-        "memory": {"peak_rss_mb": peak_rss_mb(), "peak_gpu_mb": peak_gpu_mb},
+        "memory": {"peak_rss_mb": peak_rss_mb(), "peak_child_processes_mb": peak_children_mb,
+                   "peak_gpu_mb": peak_gpu_mb},
         "timing_definition": TIMING_DEFINITION,
         "weights_file": weights_file,
         "started_at": started_at,

@@ -29,7 +29,7 @@ from pathlib import Path
 from alexbench.common import (atomic_files, energy, gpu_devices, hardware, provenance_facts, registry,
                               run_contract)
 from alexbench.common.progress import Progress, open_terminal
-from alexbench.harness import metrics_doc, peak, runtime, schedule as schedules
+from alexbench.harness import child_memory, metrics_doc, peak, runtime, schedule as schedules
 from alexbench.harness.precision import PrecisionUnsupportedError, check_supported
 from alexbench.harness.epochs import evaluate, train_epoch
 from alexbench.harness.meters import PhaseMeter
@@ -137,6 +137,8 @@ def train(args, backend, device, started_at):
     settings = args.settings
     runtime.seed_everything(backend, args.seed, settings["deterministic"])
     write_env_txt(args.out_dir)
+    # From here on, child processes (torch.compile's compiler workers) count as the run's memory.
+    children = child_memory.ChildMemoryMeter().start()
 
     data = prepared.open_prepared(args.data_dir)
     train_split = prepared.first_n(data.train, settings["max_train_images"])
@@ -243,6 +245,7 @@ def train(args, backend, device, started_at):
         log.info("test loss=%.4f accuracy=%.4f top5_accuracy=%s eval_images_per_s=%.1f",
                  test_result["loss"], test_result["accuracy"], test["top5_accuracy"], eval_ips or 0.0)
 
+    peak_children_mb = children.stop()
     weights_file = None
     if settings["save_weights"]:
         weights_file = Path(trainer.save_weights(str(args.out_dir / "weights"))).name
@@ -258,7 +261,8 @@ def train(args, backend, device, started_at):
         history=history, train_time=train_time, epoch_times=epoch_times,
         train_ips=metrics_doc.train_throughput(train_phase, steady_first_epoch),
         eval_ips=eval_ips, test=test, time_to_target=time_to_target,
-        peak_gpu_mb=trainer.peak_gpu_mb(), time_breakdown=meter.as_dict(),
+        peak_gpu_mb=trainer.peak_gpu_mb(), peak_children_mb=peak_children_mb,
+        time_breakdown=meter.as_dict(),
         weights_file=weights_file, started_at=started_at)
     document["provenance"] = provenance_facts.run_provenance(args.data_dir)  # commit, input sha256s
     document["energy"] = energy_meter.document()

@@ -14,9 +14,13 @@ from alexbench.common import backend as backend_interface, registry
 # Every runtime reads one of these when it builds its thread pools. TensorFlow's inter-op pool
 # (independent ops at once) is as large as the cores by default; it is bounded to `threads`
 # like the rest. MXNet's engine keeps its default of one CPU worker, torch's inter-op pool
-# serves only torch.jit.fork (both are set by the backends, see fw_*/loop.py).
+# serves only torch.jit.fork (both are set by the backends, see fw_*/loop.py). torch.compile
+# (`torch_compile: true`) builds its kernels in a pool of worker processes, by default one per
+# core of the machine up to 32, which on a large node would far outgrow the run's cores and
+# memory: it gets `threads` workers too (with 1, Inductor compiles in the training process).
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                   "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "MXNET_OMP_MAX_THREADS")
+                   "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "MXNET_OMP_MAX_THREADS",
+                   "TORCHINDUCTOR_COMPILE_THREADS")
 # numpy's BLAS (OpenBLAS in pip's and conda-forge's numpy, Accelerate on macOS) does one job in a
 # run: the input pipeline's resize products, in its background thread beside the framework's
 # `threads`. It gets one thread. A second would take a core from the framework, and OpenBLAS's
