@@ -14,7 +14,7 @@ A peak shorter than the sampling interval can be missed. Stdlib only; Linux's /p
 import os
 import threading
 
-SAMPLE_INTERVAL_S = 0.5  # a few /proc reads per sample: nothing the training notices
+SAMPLE_INTERVAL_S = 0.5  # a sample took 0.1 ms in a Keras job: 0.02% of a core
 _PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1 << 20)
 
 
