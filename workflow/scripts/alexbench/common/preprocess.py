@@ -65,7 +65,7 @@ def resize_bilinear(images: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     # Channels first, so that each image plane is an (H, W) matrix and matmul multiplies the
     # N*C planes in turn: rows @ plane @ cols.T lands in (N, C, Ho, Wo), which for one channel
     # is already NHWC. Two large products over the whole batch (np.tensordot) did the same
-    # sums but left a (Ho, N, C, Wo) result to transpose, and took 1.4-1.7 times the CPU
+    # sums but left a (Ho, N, C, Wo) result to transpose, and took 1.2-1.6 times the CPU
     # (bench/README.md); the float32 results are identical.
     # Contiguous planes: numpy 1.23's matmul hands strided ones to its own loop, not to BLAS.
     planes = np.ascontiguousarray(np.asarray(images).transpose(0, 3, 1, 2), dtype=np.float64)
