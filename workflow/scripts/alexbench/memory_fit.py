@@ -4,8 +4,8 @@
 A run's need is its variant's measured peak (smoke mode) plus, for a full run, its dataset's
 prepared arrays (`datasets.<name>.prepared_mb`), which training maps into memory. An experiment
 whose PyTorch runs use `torch.compile` needs more: Inductor runs a C++ compiler per compile
-thread, which the harness sets to the run's threads (`torch_compile_mb_per_thread` each). Where Keras's
-peak depends on TensorFlow's allocator, the variant's entry holds one peak per allocator
+thread, which the harness sets to the run's threads (`torch_compile_mb_per_thread` each).
+Where Keras's peak depends on TensorFlow's allocator, the variant's entry holds one peak per allocator
 (`{tensorflow: MB, system: MB}`) and the experiment's `tf_allocator` picks one. SLURM jobs
 request that with a margin (`slurm_mem_mb`); a local run that cannot fit fails before any job
 starts, naming both figures (`shortage_message`), and the demo leaves such an experiment out,
