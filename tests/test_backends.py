@@ -130,11 +130,15 @@ def test_the_compiled_probes_really_compiled(update_curves):
     assert compilers == {**CPU_STEP_COMPILER, "keras-xla": "tf.function + XLA",
                          "pytorch-compiled": "torch.compile"}
     # The label alone would pass a Trainer that says torch.compile and steps the eager module
-    # (their losses agree): TorchDynamo must have captured the steps, whole, without a graph
-    # break (one would send part of every step back to eager Python). Eager captures nothing.
-    assert update_curves["pytorch"]["dynamo"] == {"graphs": 0, "graph_breaks": 0}
+    # (their losses agree): TorchDynamo must have captured the steps. Eager captures nothing.
+    assert update_curves["pytorch"]["dynamo"] == {"graphs": 0, "graph_breaks": {}}
     compiled = update_curves["pytorch-compiled"]["dynamo"]
-    assert compiled["graphs"] >= 2 and compiled["graph_breaks"] == 0, compiled
+    assert compiled["graphs"] >= 3, compiled  # training step, evaluation, optimiser step
+    # The one break allowed is torch.optim's own: it calls torch._dynamo.graph_break() around
+    # every step (Optimizer's _use_grad), so that the update compiles as one graph without
+    # gradients. Any other would send part of every step back to eager Python. Its presence
+    # shows that the optimiser's step went through Dynamo too (eager, it never breaks).
+    assert list(compiled["graph_breaks"]) == ["Call to `torch._dynamo.graph_break()`"], compiled
 
 
 # --- the declared interface (alexbench/common/backend.py) ---------------------------------------

@@ -6,8 +6,8 @@ initialised weights there first), switches dropout off (its random masks cannot 
 frameworks), and for each optimizer given runs --steps optimiser steps on the batch in --batch,
 recording the evaluation loss before and after every step. Prints one JSON line
 {optimizer name: [loss before, after step 1, ...], "step_compiler": how the steps were compiled}
-and, for PyTorch, "dynamo": the graphs TorchDynamo captured and the graph breaks it hit (none
-when the steps ran eagerly).
+and, for PyTorch, "dynamo": the graphs TorchDynamo captured and the graph breaks it hit, by
+the first line of their reason (none when the steps ran eagerly).
 
 --xla (Keras only) compiles Keras's steps with XLA (`keras_jit_compile: true`), as a GPU run
 does by default, so the update rule of that path is checked on a CPU too; --torch-compile
@@ -161,7 +161,8 @@ def main(argv=None):
         # torch.compile but steps the eager module captures no graph.
         from torch._dynamo.utils import counters
         found["dynamo"] = {"graphs": counters["stats"]["unique_graphs"],
-                           "graph_breaks": sum(counters["graph_break"].values())}
+                           "graph_breaks": {reason.splitlines()[0]: count for reason, count
+                                            in counters["graph_break"].items()}}
     print(json.dumps(found))
 
 
