@@ -59,7 +59,9 @@ def descendants(pid):
     found, queue, parents = [], [pid], None
     while queue:
         current = queue.pop()
-        children = _children_from_task_files(current)
+        # Once the kernel has shown it lacks the children files, the one scan of /proc serves
+        # every process below, instead of trying the files again for each.
+        children = _children_from_task_files(current) if parents is None else None
         if children is None:
             if parents is None:
                 parents = _parents_from_stat()
